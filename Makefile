@@ -1,0 +1,44 @@
+# canguard: `make run` reproduces the pipeline on the built-in synthetic vehicle, `make test` runs the tests.
+# Both create (or reuse) the virtualenv in $(VENV) and install what pyproject.toml asks for.
+
+VENV       ?= .venv
+PYTHON     ?= python3
+# torch goes in first and pinned: letting pip choose would pull a multi-GB CUDA build.
+# GPU users: make TORCH_SPEC="torch==2.13.0 --index-url <your CUDA wheel index>"
+TORCH_SPEC ?= torch==2.13.0
+CORES      ?= all
+CONFIG     ?=
+SNAKEMAKE_ARGS ?=
+
+BIN   := $(VENV)/bin
+STAMP := $(VENV)/.canguard-installed
+
+.PHONY: run dry-run test test-slow test-slurm bench report clean-results
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(TORCH_SPEC)
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+run: $(STAMP)
+	$(BIN)/snakemake --profile profiles/default --cores $(CORES) $(if $(CONFIG),--configfile $(CONFIG)) $(SNAKEMAKE_ARGS)
+
+dry-run: $(STAMP)
+	$(BIN)/snakemake --profile profiles/default --cores $(CORES) --dry-run $(if $(CONFIG),--configfile $(CONFIG)) $(SNAKEMAKE_ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+test-slurm: $(STAMP)
+	$(BIN)/python -m pytest -q -m slurm
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py --out benchmarks/results.json
+
+clean-results:
+	rm -rf results logs .snakemake

@@ -1,0 +1,27 @@
+# canguard: CAN-bus intrusion detection with graph neural networks, as a Snakemake workflow.
+#
+#   snakemake --profile profiles/default                                # built-in synthetic vehicle
+#   snakemake --profile profiles/default --configfile config/hcrl_sa.yaml   # real HCRL Survival data
+#
+# Stages (one file each in workflow/rules): simulate -> catalog -> ingest -> ...
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/simulate.smk"
+include: "workflow/rules/ingest.smk"
+
+
+rule all:
+    input:
+        get_final_outputs,
+    default_target: True

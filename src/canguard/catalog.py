@@ -1,0 +1,150 @@
+"""Datasets and their recordings.
+
+A dataset is a folder in the can-train-and-test layout::
+
+    <root>/train_01_attack_free/attack-free-kia.csv
+    <root>/train_02_with_attacks/DoS-kia.csv
+    <root>/test_01_known_vehicle_known_attack/fuzzing-kia.csv
+    ...
+    <root>/test_05_suppress/...            (where a dataset has them)
+
+Each file is a *recording*.  Its split folder says whether it is training
+data or which test *scenario* it belongs to; its name gives the *attack* and
+the *vehicle* (``<attack>-<vehicle>``).  Byte-identical recordings (the real
+distribution ships its attack-free files in train_01 and again in train_02)
+are found by content hash and kept once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+SPLIT_RE = re.compile(r"^(train|test)_\d\d(_[A-Za-z0-9_]+)?$")
+RECORDING_SUFFIXES = {".csv", ".log", ".txt", ".asc", ".blf", ".trc"}
+
+# first token of a file name -> attack type; anything else keeps its own name
+ATTACK_ALIASES = {
+    "attack-free": "none", "attackfree": "none", "normal": "none", "benign": "none",
+    "dos": "dos", "flooding": "dos",
+    "fuzzing": "fuzzing", "fuzzy": "fuzzing",
+    "gear": "spoofing_gear", "rpm": "spoofing_rpm", "speed": "spoofing_speed",
+    "spoofing": "spoofing",
+    "malfunction": "malfunction", "replay": "replay",
+    "suppress": "suppress", "masquerade": "masquerade",
+}
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One raw file of a dataset."""
+
+    dataset: str
+    split: str  # folder, e.g. "train_02_with_attacks"
+    name: str  # file stem, e.g. "DoS-kia"
+    path: str  # raw file
+    attack: str  # normalised attack type, "none" for attack-free
+    vehicle: str
+
+    @property
+    def role(self) -> str:
+        """"train" or "test"."""
+        return self.split.split("_", 1)[0]
+
+    @property
+    def scenario(self) -> str:
+        """The test scenario (the split folder), or "train"."""
+        return self.split if self.role == "test" else "train"
+
+    @property
+    def key(self) -> str:
+        return f"{self.split}/{self.name}"
+
+
+def parse_recording_name(stem: str) -> tuple[str, str]:
+    """(attack, vehicle) from a file stem.
+
+    >>> parse_recording_name("DoS-kia")
+    ('dos', 'kia')
+    >>> parse_recording_name("attack-free-sonata")
+    ('none', 'sonata')
+    >>> parse_recording_name("gear_dataset")
+    ('spoofing_gear', 'unknown')
+    >>> parse_recording_name("normal_run_data")
+    ('none', 'unknown')
+    """
+    low = stem.lower()
+    for alias in sorted(ATTACK_ALIASES, key=len, reverse=True):
+        if low == alias or low.startswith(alias + "-") or low.startswith(alias + "_"):
+            rest = low[len(alias) + 1:]
+            vehicle = rest if "-" in low[: len(alias) + 1] and rest else "unknown"
+            return ATTACK_ALIASES[alias], vehicle
+    head, _, rest = low.partition("-")
+    return head, (rest or "unknown")
+
+
+def discover(dataset: str, root: str | Path) -> list[Recording]:
+    """All recordings under ``root``: training splits first, then test splits, each by name.
+
+    Raises FileNotFoundError when the root is missing or holds no recordings.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"dataset '{dataset}': root folder {root} does not exist")
+    recordings = []
+    folders = [p for p in root.iterdir() if p.is_dir() and SPLIT_RE.match(p.name)]
+    for folder in sorted(folders, key=lambda p: (not p.name.startswith("train"), p.name)):
+        for f in sorted(folder.iterdir()):
+            if f.is_file() and not f.name.startswith(".") and f.suffix.lower() in RECORDING_SUFFIXES:
+                attack, vehicle = parse_recording_name(f.stem)
+                recordings.append(Recording(dataset, folder.name, f.stem, str(f), attack, vehicle))
+    if not recordings:
+        raise FileNotFoundError(
+            f"dataset '{dataset}': no recordings under {root} (expected train_0N_*/ and test_0N_*/ "
+            f"folders holding {', '.join(sorted(RECORDING_SUFFIXES))} files)"
+        )
+    return recordings
+
+
+def file_hash(path: str | Path, chunk: int = 1 << 22) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def build_catalog(recordings: list[Recording]) -> dict:
+    """Catalog of a dataset: every recording with its content hash; duplicates point to the copy kept.
+
+    The first recording of each content (in :func:`discover`'s order, so
+    train_01 before train_02, training before test) is kept; later byte-identical ones get ``duplicate_of``.
+    """
+    seen: dict[str, str] = {}
+    entries = []
+    for rec in recordings:
+        digest = file_hash(rec.path)
+        entry = asdict(rec) | {"role": rec.role, "scenario": rec.scenario, "key": rec.key,
+                               "hash": digest, "bytes": Path(rec.path).stat().st_size,
+                               "duplicate_of": seen.get(digest)}
+        seen.setdefault(digest, rec.key)
+        entries.append(entry)
+    kept = [e for e in entries if e["duplicate_of"] is None]
+    return {
+        "dataset": recordings[0].dataset if recordings else None,
+        "recordings": entries,
+        "n_recordings": len(entries),
+        "n_unique": len(kept),
+        "n_duplicates": len(entries) - len(kept),
+    }
+
+
+def load_catalog(path: str | Path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def unique_recordings(catalog: dict) -> list[dict]:
+    return [e for e in catalog["recordings"] if e["duplicate_of"] is None]

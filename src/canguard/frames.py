@@ -1,0 +1,78 @@
+"""Frames: the columnar in-memory form of a CAN recording.
+
+Every reader returns, and the synthetic vehicle produces, a :class:`Frames`:
+one numpy array per field, all of length ``n`` (messages in file order).
+
+Shapes and dtypes::
+
+    timestamp  (n,)    float64  seconds (epoch or relative)
+    can_id     (n,)    uint32   arbitration ID (11- or 29-bit)
+    dlc        (n,)    uint8    data length code, 0..8
+    payload    (n, 8)  uint8    data bytes; bytes at index >= dlc are 0 (padding)
+    label      (n,)    int8     1 attack, 0 benign, -1 unknown (unlabelled capture)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+UNKNOWN_LABEL = -1
+
+
+@dataclass
+class Frames:
+    timestamp: np.ndarray
+    can_id: np.ndarray
+    dlc: np.ndarray
+    payload: np.ndarray
+    label: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.timestamp = np.ascontiguousarray(self.timestamp, dtype=np.float64)
+        self.can_id = np.ascontiguousarray(self.can_id, dtype=np.uint32)
+        self.dlc = np.ascontiguousarray(self.dlc, dtype=np.uint8)
+        self.payload = np.ascontiguousarray(self.payload, dtype=np.uint8).reshape(-1, 8)
+        self.label = np.ascontiguousarray(self.label, dtype=np.int8)
+        n = len(self.timestamp)
+        for name in ("can_id", "dlc", "payload", "label"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"Frames.{name} has {len(getattr(self, name))} rows, timestamp has {n}")
+
+    def __len__(self) -> int:
+        return len(self.timestamp)
+
+    @classmethod
+    def empty(cls) -> "Frames":
+        return cls(
+            np.empty(0), np.empty(0), np.empty(0), np.empty((0, 8)), np.empty(0)
+        )
+
+    def take(self, index: np.ndarray) -> "Frames":
+        """Rows selected by an integer index or boolean mask."""
+        return Frames(
+            self.timestamp[index], self.can_id[index], self.dlc[index],
+            self.payload[index], self.label[index],
+        )
+
+    @staticmethod
+    def concat(parts: list["Frames"]) -> "Frames":
+        if not parts:
+            return Frames.empty()
+        return Frames(
+            np.concatenate([p.timestamp for p in parts]),
+            np.concatenate([p.can_id for p in parts]),
+            np.concatenate([p.dlc for p in parts]),
+            np.concatenate([p.payload for p in parts]),
+            np.concatenate([p.label for p in parts]),
+        )
+
+    def sorted_by_time(self) -> "Frames":
+        """Stable sort by timestamp (ties keep their order)."""
+        return self.take(np.argsort(self.timestamp, kind="stable"))
+
+    def padding_is_zero(self) -> bool:
+        """True when every byte beyond ``dlc`` is 0, as the schema requires."""
+        beyond = np.arange(8)[None, :] >= self.dlc[:, None]
+        return not np.any(self.payload[beyond])

@@ -1,0 +1,153 @@
+"""The original HCRL Car-Hacking dataset: the attack CSVs and ``normal_run_data.txt``.
+
+CSV (DoS_dataset.csv, Fuzzy_dataset.csv, gear_dataset.csv, RPM_dataset.csv),
+no header, one frame per line, ragged: DLC data bytes then the flag::
+
+    1478198376.389427,0316,8,05,21,68,09,21,21,00,6f,R
+    1478198376.391007,05f0,2,01,00,R
+    1478198376.391234,0260,8,19,21,22,30,08,8e,6d,3a,T
+
+``Timestamp,CAN ID,DLC,DATA[0],...,DATA[DLC-1],Flag``: the flag at field
+``3 + DLC`` is ``R`` (regular, label 0) or ``T`` (injected, label 1).
+
+Decision on the 8-bytes-listed quirk: some releases write DLC < 8 rows with
+all eight byte columns anyway (``...,05f0,2,01,00,00,00,00,00,00,00,R``,
+12 fields).  Such a row is kept: the first DLC bytes are the payload, the
+extra listed bytes must still be 2 hex digits each and are then ignored
+(the schema pads beyond DLC with 0).  Any other field count than
+``4 + DLC`` or 12 is rejected.
+
+Text (normal_run_data.txt, attack-free, label 0), fields separated by runs of spaces::
+
+    Timestamp: 1479121434.850202        ID: 0350    000    DLC: 8    05 28 84 66 6d 00 00 a2
+    Timestamp: 1479121434.850423        ID: 02c0    000    DLC: 2    14 00
+
+The column after the ID (``000``) is kept unchecked beyond being digits.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from canguard.frames import Frames
+from canguard.ingest.hexcodec import NIBBLE, decode_hex_id, decode_hex_payload, fixed_width
+from canguard.ingest.lines import Fields, LineChecks, parse_float, parse_uint, read_lines
+from canguard.ingest.result import NotCanDataError, ReadResult
+
+CSV_FORMAT = "hcrl_ch_csv"
+TXT_FORMAT = "hcrl_ch_txt"
+CSV_EXPECTED = "Car-Hacking CSV row 'Timestamp,CAN ID,DLC,DATA[0..DLC-1],R|T'"
+TXT_EXPECTED = "Car-Hacking text line 'Timestamp: <s> ID: <hex> <digits> DLC: <n> <hex bytes>'"
+
+TXT_LINE_RE = (
+    r"^Timestamp:\s*(?P<timestamp>\S+)\s+ID:\s*(?P<can_id>\S+)\s+(?P<flags>\S+)"
+    r"\s+DLC:\s*(?P<dlc>\S+)(?P<data>(?:\s+\S+)*)\s*$"
+)
+# cheap per-line signatures used by format detection
+CSV_SIGNATURE_RE = r"^[0-9]+(\.[0-9]+)?,[0-9A-Fa-f]{1,8},[0-9],"
+TXT_SIGNATURE_RE = r"^Timestamp:\s*[0-9.]+\s+ID:\s*[0-9A-Fa-f]+\s"
+
+
+def _mask(arr: pa.Array) -> np.ndarray:
+    return arr.to_numpy(zero_copy_only=False).astype(bool, copy=False)
+
+
+def empty_lines(lines: pa.Array) -> np.ndarray:
+    return _mask(pc.equal(pc.binary_length(lines), 0))
+
+
+def regex_groups(lines: pa.Array, pattern: str) -> tuple[np.ndarray, dict[str, pa.Array]]:
+    """Named groups of ``pattern`` on every line: (matched mask, name -> array, '' where unmatched)."""
+    struct = pc.extract_regex(lines, pattern)
+    matched = _mask(struct.is_valid())
+    empty = pa.scalar(b"", pa.large_binary())
+    groups = {
+        struct.type.field(i).name: pc.if_else(pa.array(matched), struct.field(i), empty)
+        for i in range(struct.type.num_fields)
+    }
+    return matched, groups
+
+
+def refuse_if_nothing_kept(path, checks: LineChecks, expected: str) -> None:
+    """A file whose every line is rejected is not this format: raise at its first line."""
+    if len(checks.kept) == 0:
+        raise NotCanDataError(f"{path}: empty file, expected {expected}")
+    if not checks.kept.any():
+        first = checks.rejects().slice(0, 1).to_pylist()[0]
+        raise NotCanDataError(f"{path}:{first['line']}: expected {expected} ({first['reason']})")
+
+
+def read_hcrl_ch_csv(path: str | Path) -> ReadResult:
+    lines = read_lines(path)
+    checks = LineChecks(lines, np.arange(1, len(lines) + 1))
+    fields = Fields.split(lines, ",")
+    checks.reject(empty_lines(lines), "empty line")
+    checks.reject(fields.count < 4, "expected at least 4 fields: Timestamp,CAN ID,DLC,...,Flag")
+
+    timestamp, ts_ok = parse_float(fields.get(0))
+    checks.reject(~ts_ok, "Timestamp is not a number")
+    can_id, id_ok = decode_hex_id(fields.get(1))
+    checks.reject(~id_ok, "CAN ID is not 1-8 hex digits (at most 0x1FFFFFFF)")
+    dlc, dlc_ok = parse_uint(fields.get(2), 1 << 30)
+    checks.reject(~dlc_ok, "DLC is not a whole number")
+    checks.reject(dlc > 8, "DLC over 8")
+    dlc = np.where(dlc_ok & (dlc <= 8), dlc, 0)
+
+    all_eight_listed = (fields.count == 12) & (dlc < 8)
+    checks.reject((fields.count != 4 + dlc) & ~all_eight_listed,
+                  "expected 4 + DLC fields (Timestamp,CAN ID,DLC,DLC data bytes,Flag) or 12")
+    listed = np.where(all_eight_listed, 8, dlc)
+
+    payload = np.zeros((len(lines), 8), dtype=np.uint8)
+    bad_byte = np.zeros(len(lines), dtype=bool)
+    for k in range(8):  # loop over byte columns, not rows
+        chars, lengths = fixed_width(fields.get(3 + k), 2)
+        nib = NIBBLE[chars]
+        byte_ok = (lengths == 2) & (nib[:, 0] != 255) & (nib[:, 1] != 255)
+        bad_byte |= (k < listed) & ~byte_ok
+        payload[:, k] = np.where((k < dlc) & byte_ok, (nib[:, 0] << 4) | (nib[:, 1] & 0x0F), 0)
+    checks.reject(bad_byte, "data byte is not exactly 2 hex digits")
+
+    flag = fields.get(3 + listed)
+    injected = _mask(pc.equal(flag, pa.scalar(b"T", pa.large_binary())))
+    regular = _mask(pc.equal(flag, pa.scalar(b"R", pa.large_binary())))
+    checks.reject(~(injected | regular), "flag after the data bytes is not R (regular) or T (injected)")
+
+    refuse_if_nothing_kept(path, checks, CSV_EXPECTED)
+    keep = checks.kept
+    frames = Frames(timestamp[keep], can_id[keep], dlc[keep], payload[keep], injected[keep].astype(np.int8))
+    return ReadResult(CSV_FORMAT, frames, checks.line_numbers[keep], checks.rejects(), header_lines=0)
+
+
+def read_hcrl_ch_txt(path: str | Path) -> ReadResult:
+    lines = read_lines(path)
+    checks = LineChecks(lines, np.arange(1, len(lines) + 1))
+    checks.reject(empty_lines(lines), "empty line")
+    matched, g = regex_groups(lines, TXT_LINE_RE)
+    checks.reject(~matched, f"expected {TXT_EXPECTED}")
+
+    timestamp, ts_ok = parse_float(g["timestamp"])
+    checks.reject(~ts_ok, "Timestamp is not a number")
+    can_id, id_ok = decode_hex_id(g["can_id"])
+    checks.reject(~id_ok, "ID is not 1-8 hex digits (at most 0x1FFFFFFF)")
+    checks.reject(~_mask(pc.match_substring_regex(g["flags"], r"^[0-9]+$")),
+                  "column after the ID is not digits (e.g. 000)")
+    dlc, dlc_ok = parse_uint(g["dlc"], 1 << 30)
+    checks.reject(~dlc_ok, "DLC is not a whole number")
+    checks.reject(dlc > 8, "DLC over 8")
+
+    data = g["data"]
+    checks.reject(~_mask(pc.match_substring_regex(data, r"^(\s+[0-9A-Fa-f]{2})*\s*$")),
+                  "data bytes are not 2-hex-digit bytes separated by spaces")
+    payload, n_bytes, data_ok = decode_hex_payload(pc.replace_substring_regex(data, r"\s+", b""))
+    checks.reject(~data_ok, "more than 8 data bytes")
+    checks.reject(n_bytes != dlc, "number of data bytes differs from DLC")
+
+    refuse_if_nothing_kept(path, checks, TXT_EXPECTED)
+    keep = checks.kept
+    frames = Frames(timestamp[keep], can_id[keep], dlc[keep], payload[keep], np.zeros(keep.sum(), np.int8))
+    return ReadResult(TXT_FORMAT, frames, checks.line_numbers[keep], checks.rejects(), header_lines=0)

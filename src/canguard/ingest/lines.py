@@ -1,0 +1,146 @@
+"""Physical lines of a text log as an Arrow array, and per-line validation bookkeeping.
+
+A text log is read once into memory and cut at ``\\n`` with numpy; the lines
+become a zero-copy ``large_binary`` Arrow array that pyarrow.compute can split
+and match with regular expressions without a Python loop per line.  Line ``i``
+of the array is physical line ``i + 1`` of the file; a trailing ``\\r`` is
+stripped, and a final line without ``\\n`` still counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from canguard.ingest.hexcodec import string_buffers
+
+
+def split_lines(raw: bytes) -> pa.Array:
+    """Cut ``raw`` into lines; returns a large_binary array, one entry per physical line."""
+    data = np.frombuffer(raw, dtype=np.uint8)
+    ends = np.flatnonzero(data == ord("\n"))
+    starts = np.concatenate(([0], ends + 1))
+    stops = np.concatenate((ends, [len(data)]))
+    if len(data) and data[-1] == ord("\n"):  # no empty line after the final newline
+        starts, stops = starts[:-1], stops[:-1]
+    elif len(data) == 0:
+        starts, stops = starts[:0], stops[:0]
+    # strip one trailing \r (CRLF files)
+    has_cr = np.zeros(len(stops), dtype=bool)
+    nonempty = stops > starts
+    has_cr[nonempty] = data[stops[nonempty] - 1] == ord("\r")
+    stops = stops - has_cr
+    # rebuild contiguous offsets: lines are not contiguous once \n (and \r) are dropped
+    lengths = (stops - starts).astype(np.int64)
+    keep = np.ones(len(data), dtype=bool)
+    keep[ends] = False
+    keep[stops[has_cr]] = False
+    packed = data[keep] if (len(ends) or has_cr.any()) else data
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return pa.Array.from_buffers(
+        pa.large_binary(), len(lengths),
+        [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(packed))],
+    )
+
+
+def read_lines(path: str | Path) -> pa.Array:
+    return split_lines(Path(path).read_bytes())
+
+
+@dataclass
+class Fields:
+    """The ``sep``-separated fields of each line: ``count[i]`` fields on line ``i``."""
+
+    values: pa.Array  # flat large_binary of every field of every line
+    offsets: np.ndarray  # (n+1,) int64 into values
+    count: np.ndarray  # (n,) int64
+
+    @classmethod
+    def split(cls, lines: pa.Array, sep: str) -> "Fields":
+        lists = pc.split_pattern(lines, sep)
+        if not isinstance(lists, pa.LargeListArray):
+            lists = lists.cast(pa.large_list(lists.type.value_type))
+        offsets = np.frombuffer(lists.buffers()[1], dtype=np.int64)[lists.offset: lists.offset + len(lists) + 1]
+        offsets = offsets - offsets[0]
+        return cls(lists.flatten(), offsets, np.diff(offsets))
+
+    def get(self, k: int | np.ndarray) -> pa.Array:
+        """Field ``k`` of every line (``k`` may be per line); empty where a line has fewer fields."""
+        k = np.broadcast_to(np.asarray(k, dtype=np.int64), self.count.shape)
+        present = (k >= 0) & (k < self.count)
+        index = np.where(present, self.offsets[:-1] + k, 0)
+        if len(self.values) == 0:
+            return pa.array([b""] * len(index), type=pa.large_binary())
+        taken = self.values.take(pa.array(index))
+        return pc.if_else(pa.array(present), taken, pa.scalar(b"", pa.large_binary()))
+
+
+class LineChecks:
+    """Marks lines as rejected, each with the first reason that applies.
+
+    Readers run checks in order; a line rejected once keeps its first reason.
+    ``kept`` is the mask of lines that passed every check.
+    """
+
+    def __init__(self, lines: pa.Array, line_numbers: np.ndarray):
+        self.lines = lines
+        self.line_numbers = np.asarray(line_numbers, dtype=np.int64)
+        self.kept = np.ones(len(lines), dtype=bool)
+        self._reason = np.full(len(lines), -1, dtype=np.int32)
+        self._reasons: list[str] = []
+
+    def reject(self, mask: np.ndarray, reason: str) -> None:
+        new = np.asarray(mask, dtype=bool) & self.kept
+        if new.any():
+            self._reason[new] = len(self._reasons)
+            self._reasons.append(reason)
+            self.kept &= ~new
+
+    def rejects(self) -> pa.Table:
+        """Table of rejected lines: ``line`` (1-based), ``raw`` text, ``reason``."""
+        idx = np.flatnonzero(~self.kept)
+        raw = self.lines.take(pa.array(idx)).cast(pa.large_binary())
+        raw_text = [b.decode("utf-8", errors="replace") for b in raw.to_pylist()]
+        reasons = np.asarray(self._reasons + [""], dtype=object)[self._reason[idx]]
+        return pa.table({
+            "line": pa.array(self.line_numbers[idx], pa.int64()),
+            "raw": pa.array(raw_text, pa.string()),
+            "reason": pa.array(list(reasons), pa.string()),
+        })
+
+
+REJECTS_SCHEMA = pa.schema([("line", pa.int64()), ("raw", pa.string()), ("reason", pa.string())])
+
+NUMBER_RE = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+
+
+def parse_float(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Decimal strings to float64; returns (values, ok). Non-numbers give ok=False."""
+    ok = pc.match_substring_regex(arr, NUMBER_RE).to_numpy(zero_copy_only=False)
+    safe = pc.if_else(pa.array(ok), arr, pa.scalar(b"0", arr.type))
+    values = pc.cast(safe.cast(pa.large_string()), pa.float64()).to_numpy(zero_copy_only=False)
+    return values, ok & np.isfinite(values)
+
+
+def parse_uint(arr: pa.Array, max_value: int) -> tuple[np.ndarray, np.ndarray]:
+    """Decimal unsigned integers (at most 9 digits) to int64; returns (values, ok)."""
+    ok = pc.match_substring_regex(arr, r"^[0-9]{1,9}$").to_numpy(zero_copy_only=False)
+    safe = pc.if_else(pa.array(ok), arr, pa.scalar(b"0", arr.type))
+    values = pc.cast(safe.cast(pa.large_string()), pa.int64()).to_numpy(zero_copy_only=False)
+    return values, ok & (values <= max_value)
+
+
+def strip_bytes(arr: pa.Array) -> pa.Array:
+    """Trim ASCII whitespace at both ends of each entry."""
+    return pc.replace_substring_regex(arr, r"^\s+|\s+$", b"")
+
+
+__all__ = [
+    "split_lines", "read_lines", "Fields", "LineChecks", "REJECTS_SCHEMA",
+    "parse_float", "parse_uint", "strip_bytes", "string_buffers",
+]

@@ -1,0 +1,51 @@
+"""Dataset discovery, recording names and deduplication of byte-identical recordings."""
+
+import pytest
+
+from canguard.catalog import build_catalog, discover, parse_recording_name, unique_recordings
+
+
+@pytest.mark.parametrize("stem, expected", [
+    ("DoS-kia", ("dos", "kia")),
+    ("fuzzing-Spark", ("fuzzing", "spark")),
+    ("attack-free-sonata", ("none", "sonata")),
+    ("malfunction-spark", ("malfunction", "spark")),
+    ("gear_dataset", ("spoofing_gear", "unknown")),
+    ("RPM_dataset", ("spoofing_rpm", "unknown")),
+    ("Fuzzy_dataset", ("fuzzing", "unknown")),
+    ("normal_run_data", ("none", "unknown")),
+    ("accessory-1", ("accessory", "1")),
+])
+def test_recording_names(stem, expected):
+    assert parse_recording_name(stem) == expected
+
+
+def test_real_hcrl_sa_duplicates_found_and_used_once(hcrl_sa_sample):
+    catalog = build_catalog(discover("hcrl_sa", hcrl_sa_sample))
+    assert catalog["n_recordings"] == 13
+    dupes = {e["key"]: e["duplicate_of"] for e in catalog["recordings"] if e["duplicate_of"]}
+    assert dupes == {
+        "train_02_with_attacks/attack-free-kia": "train_01_attack_free/attack-free-kia",
+        "train_02_with_attacks/attack-free-sonata": "train_01_attack_free/attack-free-sonata",
+    }
+    kept = unique_recordings(catalog)
+    assert len(kept) == 11 and len({e["hash"] for e in kept}) == 11
+    scenarios = {e["scenario"] for e in kept}
+    assert scenarios == {"train", "test_01_known_vehicle_known_attack", "test_02_unknown_vehicle_known_attack",
+                         "test_03_known_vehicle_unknown_attack", "test_04_unknown_vehicle_unknown_attack"}
+
+
+def test_same_name_different_content_is_not_a_duplicate(tmp_path):
+    for split, body in (("train_01_attack_free", "a"), ("train_02_with_attacks", "b")):
+        (tmp_path / split).mkdir()
+        (tmp_path / split / "attack-free-x.csv").write_text(body)
+    (tmp_path / "train_02_with_attacks" / "README.md").write_text("not a recording")
+    catalog = build_catalog(discover("toy", tmp_path))
+    assert catalog["n_recordings"] == 2 and catalog["n_duplicates"] == 0
+
+
+def test_missing_or_empty_root_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        discover("nope", tmp_path / "nope")
+    with pytest.raises(FileNotFoundError, match="no recordings under"):
+        discover("empty", tmp_path)

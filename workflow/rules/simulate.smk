@@ -1,0 +1,17 @@
+# Stage 0: the built-in synthetic vehicle writes a dataset in the can-train-and-test layout.
+
+
+rule simulate:
+    output:
+        csv="results/simulate/{dataset}/{split}/{recording}.csv",
+    params:
+        spec=lambda wildcards: config["synthetic"],
+        code=code_version("simulate"),
+    log:
+        "logs/simulate/{dataset}/{split}/{recording}.log",
+    benchmark:
+        "results/benchmarks/simulate/{dataset}/{split}/{recording}.tsv"
+    wildcard_constraints:
+        dataset="|".join(get_synthetic_datasets()) or "(?!)",
+    script:
+        "../scripts/simulate.py"

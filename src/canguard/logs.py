@@ -7,10 +7,10 @@ import sys
 
 
 def setup_logging(logfile: str | None = None, level: int = logging.INFO) -> logging.Logger:
-    """Log to ``logfile`` (Snakemake's ``log:``) and to stderr, with timestamps."""
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if logfile:
-        handlers.append(logging.FileHandler(logfile, mode="w"))
+    """Log to ``logfile`` (a rule's ``log:``) or, without one, to stderr; with timestamps."""
+    handlers: list[logging.Handler] = (
+        [logging.FileHandler(logfile, mode="w")] if logfile else [logging.StreamHandler(sys.stderr)]
+    )
     logging.basicConfig(
         level=level, handlers=handlers, force=True,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

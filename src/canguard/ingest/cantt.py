@@ -18,12 +18,13 @@ import pyarrow.compute as pc
 
 from canguard.frames import Frames
 from canguard.ingest.hexcodec import decode_hex_id, decode_hex_payload
-from canguard.ingest.lines import Fields, LineChecks, parse_float, read_lines
+from canguard.ingest.lines import Fields, LineChecks, as_mask, empty_lines, parse_float, read_lines
 from canguard.ingest.result import NotCanDataError, ReadResult
 
 HEADER = "timestamp,arbitration_id,data_field,attack"
 FORMAT = "cantt_csv"
-MISSING = {b"na", b"NA", b"nan", b"NaN", b"null", b""}
+MISSING_PAYLOAD = pa.array([b"na", b"NA", b"nan", b"NaN", b"null"], pa.large_binary())
+MISSING = pa.concat_arrays([MISSING_PAYLOAD, pa.array([b""], pa.large_binary())])
 
 
 def is_header(first_line: bytes) -> bool:
@@ -38,15 +39,14 @@ def read_cantt_csv(path: str | Path) -> ReadResult:
     checks = LineChecks(body, np.arange(2, len(lines) + 1))
     fields = Fields.split(body, ",")
 
-    checks.reject(pc.equal(pc.binary_length(body), 0).to_numpy(zero_copy_only=False), "empty line")
+    checks.reject(empty_lines(body), "empty line")
     checks.reject(fields.count != 4, "expected 4 fields: timestamp,arbitration_id,data_field,attack")
 
     ts_raw, id_raw, data_raw, attack_raw = (fields.get(k) for k in range(4))
-    is_missing = lambda a: pc.is_in(a, pa.array(sorted(MISSING), pa.large_binary())).to_numpy(zero_copy_only=False)
     for name, raw in (("timestamp", ts_raw), ("arbitration_id", id_raw), ("attack", attack_raw)):
-        checks.reject(is_missing(raw), f"missing {name} ('na' or empty)")
-    checks.reject(pc.is_in(data_raw, pa.array([b"na", b"NA", b"nan", b"NaN"], pa.large_binary())).to_numpy(zero_copy_only=False),
-                  "missing data_field ('na')")
+        checks.reject(as_mask(pc.is_in(raw, MISSING)), f"missing {name} ('na' or empty)")
+    # an empty data_field is a DLC-0 frame; only a spelled-out missing value is missing
+    checks.reject(as_mask(pc.is_in(data_raw, MISSING_PAYLOAD)), "missing data_field ('na')")
 
     timestamp, ts_ok = parse_float(ts_raw)
     checks.reject(~ts_ok, "timestamp is not a number")
@@ -55,8 +55,8 @@ def read_cantt_csv(path: str | Path) -> ReadResult:
     checks.reject(~id_ok, "arbitration_id is not a CAN ID (1-8 hex digits, at most 0x1FFFFFFF)")
     payload, dlc, data_ok = decode_hex_payload(data_raw)
     checks.reject(~data_ok, "data_field is not 0-16 hex digits of even length (DLC over 8 or bad hex)")
-    label = pc.equal(attack_raw, pa.scalar(b"1", pa.large_binary())).to_numpy(zero_copy_only=False)
-    attack_ok = label | pc.equal(attack_raw, pa.scalar(b"0", pa.large_binary())).to_numpy(zero_copy_only=False)
+    label = as_mask(pc.equal(attack_raw, pa.scalar(b"1", pa.large_binary())))
+    attack_ok = label | as_mask(pc.equal(attack_raw, pa.scalar(b"0", pa.large_binary())))
     checks.reject(~attack_ok, "attack is not 0 or 1")
 
     keep = checks.kept

@@ -34,8 +34,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from canguard.frames import Frames
-from canguard.ingest.hexcodec import NIBBLE, decode_hex_id, decode_hex_payload, fixed_width
-from canguard.ingest.lines import Fields, LineChecks, parse_float, parse_uint, read_lines
+from canguard.ingest.hexcodec import NIBBLE, decode_hex_id, decode_hex_payload, string_buffers
+from canguard.ingest.lines import (
+    Fields, LineChecks, as_mask, empty_lines, parse_float, parse_uint, read_lines, refuse_if_nothing_kept,
+    regex_groups,
+)
 from canguard.ingest.result import NotCanDataError, ReadResult
 
 CSV_FORMAT = "hcrl_ch_csv"
@@ -44,41 +47,12 @@ CSV_EXPECTED = "Car-Hacking CSV row 'Timestamp,CAN ID,DLC,DATA[0..DLC-1],R|T'"
 TXT_EXPECTED = "Car-Hacking text line 'Timestamp: <s> ID: <hex> <digits> DLC: <n> <hex bytes>'"
 
 TXT_LINE_RE = (
-    r"^Timestamp:\s*(?P<timestamp>\S+)\s+ID:\s*(?P<can_id>\S+)\s+(?P<flags>\S+)"
-    r"\s+DLC:\s*(?P<dlc>\S+)(?P<data>(?:\s+\S+)*)\s*$"
+    r"^Timestamp: *(?P<timestamp>[^ ]+) +ID: *(?P<can_id>[^ ]+) +(?P<flags>[^ ]+)"
+    r" +DLC: *(?P<dlc>[^ ]+)(?P<data>(?: .*)?)$"
 )
 # cheap per-line signatures used by format detection
 CSV_SIGNATURE_RE = r"^[0-9]+(\.[0-9]+)?,[0-9A-Fa-f]{1,8},[0-9],"
 TXT_SIGNATURE_RE = r"^Timestamp:\s*[0-9.]+\s+ID:\s*[0-9A-Fa-f]+\s"
-
-
-def _mask(arr: pa.Array) -> np.ndarray:
-    return arr.to_numpy(zero_copy_only=False).astype(bool, copy=False)
-
-
-def empty_lines(lines: pa.Array) -> np.ndarray:
-    return _mask(pc.equal(pc.binary_length(lines), 0))
-
-
-def regex_groups(lines: pa.Array, pattern: str) -> tuple[np.ndarray, dict[str, pa.Array]]:
-    """Named groups of ``pattern`` on every line: (matched mask, name -> array, '' where unmatched)."""
-    struct = pc.extract_regex(lines, pattern)
-    matched = _mask(struct.is_valid())
-    empty = pa.scalar(b"", pa.large_binary())
-    groups = {
-        struct.type.field(i).name: pc.if_else(pa.array(matched), struct.field(i), empty)
-        for i in range(struct.type.num_fields)
-    }
-    return matched, groups
-
-
-def refuse_if_nothing_kept(path, checks: LineChecks, expected: str) -> None:
-    """A file whose every line is rejected is not this format: raise at its first line."""
-    if len(checks.kept) == 0:
-        raise NotCanDataError(f"{path}: empty file, expected {expected}")
-    if not checks.kept.any():
-        first = checks.rejects().slice(0, 1).to_pylist()[0]
-        raise NotCanDataError(f"{path}:{first['line']}: expected {expected} ({first['reason']})")
 
 
 def read_hcrl_ch_csv(path: str | Path) -> ReadResult:
@@ -102,19 +76,34 @@ def read_hcrl_ch_csv(path: str | Path) -> ReadResult:
                   "expected 4 + DLC fields (Timestamp,CAN ID,DLC,DLC data bytes,Flag) or 12")
     listed = np.where(all_eight_listed, 8, dlc)
 
+    value_offsets, value_bytes = string_buffers(fields.values)
+    field_start = fields.offsets[:-1]
+
+    def two_chars(k: np.ndarray | int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Field k of each line as (first char, second char, is exactly 2 chars), straight from the buffers."""
+        k = np.broadcast_to(k, fields.count.shape)
+        index = np.where(k < fields.count, field_start + k, 0)
+        start = value_offsets[index]
+        ok = (k < fields.count) & (value_offsets[index + 1] - start == 2)
+        if len(value_bytes) == 0:
+            return np.zeros(len(k), np.uint8), np.zeros(len(k), np.uint8), ok
+        first = value_bytes[np.minimum(start, len(value_bytes) - 1)]
+        second = value_bytes[np.minimum(start + 1, len(value_bytes) - 1)]
+        return first, second, ok
+
     payload = np.zeros((len(lines), 8), dtype=np.uint8)
     bad_byte = np.zeros(len(lines), dtype=bool)
     for k in range(8):  # loop over byte columns, not rows
-        chars, lengths = fixed_width(fields.get(3 + k), 2)
-        nib = NIBBLE[chars]
-        byte_ok = (lengths == 2) & (nib[:, 0] != 255) & (nib[:, 1] != 255)
+        first, second, two = two_chars(3 + k)
+        high, low = NIBBLE[first], NIBBLE[second]
+        byte_ok = two & (high != 255) & (low != 255)
         bad_byte |= (k < listed) & ~byte_ok
-        payload[:, k] = np.where((k < dlc) & byte_ok, (nib[:, 0] << 4) | (nib[:, 1] & 0x0F), 0)
+        payload[:, k] = np.where((k < dlc) & byte_ok, (high << 4) | (low & 0x0F), 0)
     checks.reject(bad_byte, "data byte is not exactly 2 hex digits")
 
     flag = fields.get(3 + listed)
-    injected = _mask(pc.equal(flag, pa.scalar(b"T", pa.large_binary())))
-    regular = _mask(pc.equal(flag, pa.scalar(b"R", pa.large_binary())))
+    injected = as_mask(pc.equal(flag, pa.scalar(b"T", pa.large_binary())))
+    regular = as_mask(pc.equal(flag, pa.scalar(b"R", pa.large_binary())))
     checks.reject(~(injected | regular), "flag after the data bytes is not R (regular) or T (injected)")
 
     refuse_if_nothing_kept(path, checks, CSV_EXPECTED)
@@ -134,16 +123,16 @@ def read_hcrl_ch_txt(path: str | Path) -> ReadResult:
     checks.reject(~ts_ok, "Timestamp is not a number")
     can_id, id_ok = decode_hex_id(g["can_id"])
     checks.reject(~id_ok, "ID is not 1-8 hex digits (at most 0x1FFFFFFF)")
-    checks.reject(~_mask(pc.match_substring_regex(g["flags"], r"^[0-9]+$")),
+    checks.reject(~as_mask(pc.match_substring_regex(g["flags"], r"^[0-9]+$")),
                   "column after the ID is not digits (e.g. 000)")
     dlc, dlc_ok = parse_uint(g["dlc"], 1 << 30)
     checks.reject(~dlc_ok, "DLC is not a whole number")
     checks.reject(dlc > 8, "DLC over 8")
 
     data = g["data"]
-    checks.reject(~_mask(pc.match_substring_regex(data, r"^(\s+[0-9A-Fa-f]{2})*\s*$")),
+    checks.reject(~as_mask(pc.match_substring_regex(data, r"^( +[0-9A-Fa-f]{2})* *$")),
                   "data bytes are not 2-hex-digit bytes separated by spaces")
-    payload, n_bytes, data_ok = decode_hex_payload(pc.replace_substring_regex(data, r"\s+", b""))
+    payload, n_bytes, data_ok = decode_hex_payload(pc.replace_substring(data, " ", ""))
     checks.reject(~data_ok, "more than 8 data bytes")
     checks.reject(n_bytes != dlc, "number of data bytes differs from DLC")
 

@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from canguard.ingest.errors import NotCanDataError
 from canguard.ingest.hexcodec import string_buffers
 
 
@@ -121,7 +122,7 @@ NUMBER_RE = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 
 def parse_float(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Decimal strings to float64; returns (values, ok). Non-numbers give ok=False."""
-    ok = pc.match_substring_regex(arr, NUMBER_RE).to_numpy(zero_copy_only=False)
+    ok = as_mask(pc.match_substring_regex(arr, NUMBER_RE))
     safe = pc.if_else(pa.array(ok), arr, pa.scalar(b"0", arr.type))
     values = pc.cast(safe.cast(pa.large_string()), pa.float64()).to_numpy(zero_copy_only=False)
     return values, ok & np.isfinite(values)
@@ -129,7 +130,7 @@ def parse_float(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 def parse_uint(arr: pa.Array, max_value: int) -> tuple[np.ndarray, np.ndarray]:
     """Decimal unsigned integers (at most 9 digits) to int64; returns (values, ok)."""
-    ok = pc.match_substring_regex(arr, r"^[0-9]{1,9}$").to_numpy(zero_copy_only=False)
+    ok = as_mask(pc.match_substring_regex(arr, r"^[0-9]{1,9}$"))
     safe = pc.if_else(pa.array(ok), arr, pa.scalar(b"0", arr.type))
     values = pc.cast(safe.cast(pa.large_string()), pa.int64()).to_numpy(zero_copy_only=False)
     return values, ok & (values <= max_value)
@@ -140,7 +141,41 @@ def strip_bytes(arr: pa.Array) -> pa.Array:
     return pc.replace_substring_regex(arr, r"^\s+|\s+$", b"")
 
 
+def as_mask(arr: pa.Array) -> np.ndarray:
+    """A boolean Arrow array (no nulls) as a numpy mask."""
+    return arr.to_numpy(zero_copy_only=False).astype(bool, copy=False)
+
+
+def empty_lines(lines: pa.Array) -> np.ndarray:
+    """Mask of the lines that are empty."""
+    return as_mask(pc.equal(pc.binary_length(lines), 0))
+
+
+def regex_groups(lines: pa.Array, pattern: str) -> tuple[np.ndarray, dict[str, pa.Array]]:
+    """Named groups of ``pattern`` on every line: (matched mask, name -> array, '' where unmatched)."""
+    struct = pc.extract_regex(lines, pattern)
+    matched = as_mask(struct.is_valid())
+    empty = pa.scalar(b"", pa.large_binary())
+    groups = {}
+    for i in range(struct.type.num_fields):
+        child = struct.field(i)
+        if not matched.all() or child.null_count:
+            child = pc.if_else(pa.array(matched), child, empty).fill_null(empty)
+        groups[struct.type.field(i).name] = child
+    return matched, groups
+
+
+def refuse_if_nothing_kept(path, checks: LineChecks, expected: str) -> None:
+    """A file whose every line is rejected is not this format: raise at its first line."""
+    if len(checks.kept) == 0:
+        raise NotCanDataError(f"{path}: empty file, expected {expected}")
+    if not checks.kept.any():
+        first = checks.rejects().slice(0, 1).to_pylist()[0]
+        raise NotCanDataError(f"{path}:{first['line']}: expected {expected} ({first['reason']})")
+
+
 __all__ = [
     "split_lines", "read_lines", "Fields", "LineChecks", "REJECTS_SCHEMA",
-    "parse_float", "parse_uint", "strip_bytes", "string_buffers",
+    "parse_float", "parse_uint", "strip_bytes", "string_buffers", "as_mask", "empty_lines",
+    "regex_groups", "refuse_if_nothing_kept",
 ]

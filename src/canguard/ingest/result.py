@@ -8,11 +8,8 @@ import numpy as np
 import pyarrow as pa
 
 from canguard.frames import Frames
+from canguard.ingest.errors import NotCanDataError  # noqa: F401  (re-exported)
 from canguard.ingest.lines import REJECTS_SCHEMA
-
-
-class NotCanDataError(ValueError):
-    """The file is not CAN data in any supported format (or not in the one forced by config)."""
 
 
 @dataclass

@@ -77,9 +77,10 @@ def _merge(frames: Frames, *parts: Frames) -> Frames:
 
 
 def _grid(rng: np.random.Generator, start: float, end: float, period: float, jitter: float = 0.05) -> np.ndarray:
-    """Times start + k*period in [start, end) with uniform +-jitter*period noise, ascending."""
+    """Times start + (k + 1/2)*period with uniform +-jitter*period noise (jitter < 0.5), kept in [start, end)."""
     t = np.arange(start + period / 2, end, period)
-    return np.sort(t + rng.uniform(-jitter, jitter, size=len(t)) * period)
+    t = np.sort(t + rng.uniform(-jitter, jitter, size=len(t)) * period)
+    return t[(t >= start) & (t < end)]
 
 
 def _target(vehicle: VehicleProfile, rng: np.random.Generator, max_period_s: float = 0.1,

@@ -13,7 +13,7 @@ from canguard.simulate.vehicle import (
     Checksum, Const, Counter, Flags, Sender, Signal, VehicleProfile, fill_checksum, put_field,
 )
 
-WALK_STEP_S = 0.05  # grid of the random-walk signals, interpolated at message times
+WALK_STEP_S = 0.05  # finest grid of the random-walk signals, interpolated at message times
 
 
 def sender_times(sender: Sender, duration_s: float, rng: np.random.Generator) -> np.ndarray:
@@ -52,9 +52,11 @@ def unit_wave(signal: Signal, t: np.ndarray, rng: np.random.Generator) -> np.nda
         m = np.mod(walk, 2 * (n_levels - 1)) if n_levels > 1 else np.zeros_like(walk)
         level = np.where(m > n_levels - 1, 2 * (n_levels - 1) - m, m)
         return level[np.searchsorted(when, t, side="right")] / max(n_levels - 1, 1)
-    # reflected random walk on a grid, crossing the range in about tau_s
-    grid = np.arange(0.0, t[-1] + 2 * WALK_STEP_S, WALK_STEP_S)
-    steps = rng.normal(0.0, np.sqrt(WALK_STEP_S / signal.tau_s), size=len(grid))
+    # reflected random walk, crossing the range in about tau_s, on a grid of tau_s / 20
+    # (at least WALK_STEP_S) and linearly interpolated: smooth at the message rate
+    step_s = max(WALK_STEP_S, signal.tau_s / 20)
+    grid = np.arange(0.0, t[-1] + 2 * step_s, step_s)
+    steps = rng.normal(0.0, np.sqrt(step_s / signal.tau_s), size=len(grid))
     y = rng.uniform(0, 1) + np.cumsum(steps)
     m = np.mod(y, 2.0)
     x = np.where(m > 1.0, 2.0 - m, m)

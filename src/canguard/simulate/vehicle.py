@@ -315,8 +315,10 @@ def _periods_for_rate(rng: np.random.Generator, n: int, message_rate: float) -> 
         if rate < message_rate:
             candidates = np.flatnonzero(steps > 0)
             delta = -1
-        else:
-            candidates = np.flatnonzero(steps < len(PERIODS_S) - 1)
+        else:  # slow senders down to 100 ms first: keep 1 s senders few
+            candidates = np.flatnonzero(steps < len(PERIODS_S) - 2)
+            if len(candidates) == 0:
+                candidates = np.flatnonzero(steps < len(PERIODS_S) - 1)
             delta = +1
         if len(candidates) == 0:
             break
@@ -338,7 +340,7 @@ def make_vehicle(name: str, seed: int, message_rate: float = 2000.0,
 def _make_vehicle(name: str, seed: int, message_rate: float, short_dlc: bool) -> VehicleProfile:
     rng = np.random.default_rng(derive_seed(seed, "vehicle", name))
     mean_rate_per_id = float(np.dot(PERIOD_WEIGHTS, 1.0 / np.asarray(PERIODS_S)))
-    n = int(np.clip(round(message_rate / mean_rate_per_id * rng.uniform(0.8, 1.5)), MIN_SENDERS, MAX_SENDERS))
+    n = int(np.clip(round(message_rate / mean_rate_per_id * rng.uniform(0.8, 1.4)), MIN_SENDERS, MAX_SENDERS))
 
     ids = np.sort(rng.choice(np.arange(0x040, 0x7F0), size=n, replace=False))
     periods = np.sort(_periods_for_rate(rng, n, message_rate))

@@ -3,7 +3,8 @@
 #   snakemake --profile profiles/default                                # built-in synthetic vehicle
 #   snakemake --profile profiles/default --configfile config/hcrl_sa.yaml   # real HCRL Survival data
 #
-# Stages (one file each in workflow/rules): simulate -> catalog -> ingest -> ...
+# Stages (one file each in workflow/rules): simulate -> catalog -> ingest -> windows -> split
+# -> preprocessing -> shards -> ...
 
 from snakemake.utils import min_version, validate
 
@@ -19,6 +20,7 @@ validate(config, "workflow/schemas/config.schema.yaml")
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/ingest.smk"
+include: "workflow/rules/graphs.smk"
 
 
 rule all:

@@ -13,9 +13,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import graph_throughput  # noqa: E402
 import ingest_throughput  # noqa: E402
 
-BENCHMARKS = {"ingest_throughput": ingest_throughput.run}
+BENCHMARKS = {"ingest_throughput": ingest_throughput.run, "graph_throughput": graph_throughput.run}
 
 
 def main() -> None:

@@ -39,6 +39,22 @@ def test_pipeline_runs_through_ingest(workflow_run):
         assert (workflow_run / "logs/ingest/synthetic" / f"{rec['recording']}.log").exists()
 
 
+def test_pipeline_builds_graph_shards_per_part(workflow_run):
+    shards = workflow_run / "results/shards/synthetic"
+    parts = sorted(p.name for p in shards.iterdir())
+    assert parts == ["test_01_known_vehicle_known_attack", "test_02_unknown_vehicle_known_attack",
+                     "test_03_known_vehicle_unknown_attack", "test_04_unknown_vehicle_unknown_attack",
+                     "test_05_suppress", "test_06_masquerade", "train", "val"]
+    train = json.loads((shards / "train/manifest.json").read_text())
+    val = json.loads((shards / "val/manifest.json").read_text())
+    assert train["num_graphs"] > 0 and val["num_graphs"] > 0
+    assert train["class_balance"]["attack"] > 0 and val["class_balance"]["attack"] > 0
+    assert train["window_size"] == 100 and train["preprocessing"] == val["preprocessing"]
+    # the unknown vehicle's IDs are not in the vocabulary learnt from the known vehicles
+    unknown_vehicle = json.loads((shards / "test_02_unknown_vehicle_known_attack/manifest.json").read_text())
+    assert unknown_vehicle["unknown_id_share"] > 0.5 > train["unknown_id_share"]
+
+
 def test_second_invocation_has_nothing_to_do(workflow_run):
     again = snakemake(workflow_run, "--dry-run")
     assert again.returncode == 0, again.stderr[-3000:]
@@ -62,3 +78,12 @@ def _job_counts(dry_run_stdout: str) -> dict[str, int]:
         if len(parts) == 2 and parts[1].isdigit():
             counts[parts[0]] = int(parts[1])
     return counts
+
+
+def test_changed_window_size_reruns_graphs_not_ingest(workflow_run):
+    (workflow_run / "config/w50.yaml").write_text("windows: {size: 50, stride: 25}\n")
+    dry = snakemake(workflow_run, "--dry-run", "--configfile", "config/test.yaml", "config/w50.yaml")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    jobs = _job_counts(dry.stdout)
+    assert jobs["windows"] == 21 and jobs["split"] == 1 and jobs["preprocessing"] == 1 and jobs["shards"] == 8
+    assert "ingest" not in jobs and "simulate" not in jobs and "catalog" not in jobs

@@ -18,6 +18,12 @@ STAGE_SOURCES = {
     "simulate": ["frames.py", "simulate", "ingest/hexcodec.py"],
     "catalog": ["catalog.py"],
     "ingest": ["frames.py", "schema.py", "catalog.py", "ingest"],
+    "windows": ["frames.py", "schema.py", "graphs/builder.py", "graphs/features.py", "graphs/windows.py"],
+    "split": ["graphs/split.py", "graphs/stages.py"],
+    "preprocessing": ["graphs/builder.py", "graphs/features.py", "graphs/preprocessing.py", "graphs/windows.py",
+                      "graphs/stages.py"],
+    "shards": ["graphs/builder.py", "graphs/features.py", "graphs/preprocessing.py", "graphs/windows.py",
+               "graphs/shards.py", "graphs/stages.py"],
 }
 
 

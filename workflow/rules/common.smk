@@ -12,6 +12,7 @@ wildcard_constraints:
     dataset=r"[A-Za-z0-9_\-]+",
     split=r"(train|test)_\d\d[A-Za-z0-9_]*",
     recording=r"[^/]+",
+    part=r"train|val|test_\d\d[A-Za-z0-9_]*",
 
 
 def get_dataset(name):
@@ -71,5 +72,54 @@ def get_ingest_reports(wildcards):
     ]
 
 
+
+
+def get_recordings(dataset, role=None, scenario=None):
+    """Unique recordings of a dataset (catalog entries), optionally of one role or scenario."""
+    return [
+        e
+        for e in unique_recordings(get_catalog(dataset))
+        if (role is None or e["role"] == role) and (scenario is None or e["scenario"] == scenario)
+    ]
+
+
+def get_parts(dataset):
+    """Shard parts of a dataset: train, val, then one per test scenario."""
+    scenarios = sorted({e["scenario"] for e in get_recordings(dataset, role="test")})
+    return ["train", "val", *scenarios]
+
+
+def get_part_recordings(wildcards):
+    if wildcards.part in ("train", "val"):
+        return get_recordings(wildcards.dataset, role="train")
+    return get_recordings(wildcards.dataset, scenario=wildcards.part)
+
+
+def get_training_window_tables(wildcards):
+    return [
+        f"results/windows/{wildcards.dataset}/{e['key']}.parquet"
+        for e in get_recordings(wildcards.dataset, role="train")
+    ]
+
+
+def get_training_graphs(wildcards):
+    return [
+        f"results/graphs/{wildcards.dataset}/{e['key']}.pt"
+        for e in get_recordings(wildcards.dataset, role="train")
+    ]
+
+
+def get_part_graphs(wildcards):
+    return [f"results/graphs/{wildcards.dataset}/{e['key']}.pt" for e in get_part_recordings(wildcards)]
+
+
+def get_shard_folders(dataset):
+    return [f"results/shards/{dataset}/{part}" for part in get_parts(dataset)]
+
+
 def get_final_outputs(wildcards):
-    return [f"results/ingest/{name}/ingest_report.json" for name in get_datasets()]
+    outputs = []
+    for name in get_datasets():
+        outputs.append(f"results/ingest/{name}/ingest_report.json")
+        outputs += get_shard_folders(name)
+    return outputs

@@ -66,6 +66,20 @@ class WindowGraphs:
         return cls(**{k: (v.numpy() if isinstance(v, torch.Tensor) else v) for k, v in d.items()})
 
 
+def select_graphs(g: WindowGraphs, mask: np.ndarray) -> WindowGraphs:
+    """The graphs where ``mask`` is True, re-packed (pointers recomputed)."""
+    mask = np.asarray(mask, dtype=bool)
+    n_nodes, n_edges = np.diff(g.node_ptr), np.diff(g.edge_ptr)
+    node_mask = np.repeat(mask, n_nodes)
+    edge_mask = np.repeat(mask, n_edges)
+    ptr = lambda counts: np.concatenate([[0], np.cumsum(counts[mask])]).astype(np.int64)  # noqa: E731
+    return WindowGraphs(
+        x=g.x[node_mask], node_can_id=g.node_can_id[node_mask], edge_index=g.edge_index[:, edge_mask],
+        edge_attr=g.edge_attr[edge_mask], node_ptr=ptr(n_nodes), edge_ptr=ptr(n_edges), y=g.y[mask],
+        attack_frac=g.attack_frac[mask], start=g.start[mask], t_start=g.t_start[mask], t_end=g.t_end[mask],
+    )
+
+
 def window_starts(n: int, size: int, stride: int) -> np.ndarray:
     if size < 1 or stride < 1:
         raise ValueError(f"window size and stride must be >= 1, got W={size}, S={stride}")
@@ -89,60 +103,59 @@ def build_window_graphs(frames: Frames, size: int, stride: int) -> WindowGraphs:
     pos = np.tile(np.arange(W, dtype=np.int64), G)
 
     # nodes: distinct (window, CAN ID); sorted by window, then by CAN ID
-    uid, code = np.unique(frames.can_id, return_inverse=True)
+    uid, code = _dense_unique(frames.can_id.astype(np.int64), int(frames.can_id.max()) + 1)
     K = len(uid)
-    node_key, node_of = np.unique(win * K + code[slot], return_inverse=True)
+    node_key, node_of = _dense_unique(win * K + code[slot], G * K)
     N = len(node_key)
     node_win = node_key // K
     node_ptr = np.searchsorted(node_win, np.arange(G + 1)).astype(np.int64)
 
     count = np.bincount(node_of, minlength=N).astype(np.float64)
     dlc = frames.dlc[slot].astype(np.int64)
-    payload = frames.payload[slot].astype(np.float64) / 255.0
-    present = np.arange(8)[None, :] < dlc[:, None]  # (m, 8)
-
-    idx = torch.from_numpy(node_of)[:, None].expand(-1, 8)
-    pay = torch.from_numpy(payload)
-    pres = torch.from_numpy(present)
-    n_present = torch.zeros(N, 8, dtype=torch.float64).index_add_(0, idx[:, 0], pres.double())
-    s1 = torch.zeros(N, 8, dtype=torch.float64).index_add_(0, idx[:, 0], pay * pres)
-    s2 = torch.zeros(N, 8, dtype=torch.float64).index_add_(0, idx[:, 0], pay * pay * pres)
-    inf = torch.tensor(np.inf, dtype=torch.float64)
-    bmin = torch.full((N, 8), np.inf, dtype=torch.float64).scatter_reduce_(
-        0, idx, torch.where(pres, pay, inf), "amin")
+    pay = frames.payload[slot] / 255.0  # (m, 8) float64
+    pres = np.arange(8)[None, :] < dlc[:, None]  # byte j carried: dlc > j
+    present_pay = np.where(pres, pay, 0.0)
+    # sums per node and byte: a bincount per byte position (8 calls, none per message)
+    n_present = np.stack([np.bincount(node_of, weights=pres[:, j], minlength=N) for j in range(8)], axis=1)
+    s1 = np.stack([np.bincount(node_of, weights=present_pay[:, j], minlength=N) for j in range(8)], axis=1)
+    s2 = np.stack([np.bincount(node_of, weights=present_pay[:, j] ** 2, minlength=N) for j in range(8)], axis=1)
+    idx = torch.from_numpy(node_of)
+    idx8 = idx[:, None].expand(-1, 8)
+    pay_t, pres_t = torch.from_numpy(pay), torch.from_numpy(pres)
     bmax = torch.full((N, 8), -np.inf, dtype=torch.float64).scatter_reduce_(
-        0, idx, torch.where(pres, pay, -inf), "amax")
+        0, idx8, pay_t.masked_fill(~pres_t, -np.inf), "amax").numpy()
+    bmin = torch.full((N, 8), np.inf, dtype=torch.float64).scatter_reduce_(
+        0, idx8, pay_t.masked_fill(~pres_t, np.inf), "amin").numpy()
     has = n_present > 0
-    safe = torch.where(has, n_present, torch.ones_like(n_present))
-    bmean = torch.where(has, s1 / safe, 0.0)
-    bstd = torch.where(has, (s2 / safe - bmean * bmean).clamp_min(0.0).sqrt(), 0.0)
-    bmin = torch.where(has, bmin, 0.0)
-    bmax = torch.where(has, bmax, 0.0)
-    bpresent = n_present / torch.from_numpy(count)[:, None]
+    safe = np.where(has, n_present, 1.0)
+    bmean = np.where(has, s1 / safe, 0.0)
+    bstd = np.where(has, np.sqrt(np.maximum(s2 / safe - bmean * bmean, 0.0)), 0.0)
+    bmax = np.where(has, bmax, 0.0)
+    bmin = np.where(has, bmin, 0.0)
+    bpresent = n_present / count[:, None]
 
     dlc_mean = np.bincount(node_of, weights=dlc, minlength=N) / count
 
-    # inter-arrival per node: slots grouped by node keep their time order (stable sort)
-    order = np.argsort(node_of, kind="stable")
-    node_sorted = node_of[order]
-    t_sorted = frames.timestamp[slot][order]
-    same = node_sorted[1:] == node_sorted[:-1]
-    gaps = _ms_log(np.diff(t_sorted)[same])
-    gap_node = node_sorted[1:][same]
+    # inter-arrival: the previous message of the same ID, if it lies in the same window
+    prev = _previous_same_id(code, K)[slot]
+    in_window = prev >= np.repeat(starts, W)
+    t = frames.timestamp[slot]
+    gap_node = node_of[in_window]
+    gaps = _ms_log(t[in_window] - frames.timestamp[prev[in_window]])
     n_gaps = np.bincount(gap_node, minlength=N).astype(np.float64)
     g_safe = np.maximum(n_gaps, 1.0)
     iat_mean = np.bincount(gap_node, weights=gaps, minlength=N) / g_safe
     iat_var = np.bincount(gap_node, weights=gaps * gaps, minlength=N) / g_safe - iat_mean**2
     iat_std = np.sqrt(np.maximum(iat_var, 0.0))
-    pos_sorted = pos[order]
-    group_start = np.searchsorted(node_sorted, np.arange(N))
-    group_end = np.searchsorted(node_sorted, np.arange(N), side="right") - 1
+    pos_t = torch.from_numpy(pos)
+    first_pos = torch.full((N,), W, dtype=torch.int64).scatter_reduce_(0, idx, pos_t, "amin").numpy()
+    last_pos = torch.zeros(N, dtype=torch.int64).scatter_reduce_(0, idx, pos_t, "amax").numpy()
     scale = max(W - 1, 1)
-    first_pos = pos_sorted[group_start] / scale
-    last_pos = pos_sorted[group_end] / scale
+    first_pos = first_pos / scale
+    last_pos = last_pos / scale
 
     x = np.concatenate(
-        [count[:, None], bmean.numpy(), bstd.numpy(), bmin.numpy(), bmax.numpy(), bpresent.numpy(),
+        [count[:, None], bmean, bstd, bmin, bmax, bpresent,
          dlc_mean[:, None], iat_mean[:, None], iat_std[:, None], first_pos[:, None], last_pos[:, None]],
         axis=1,
     ).astype(np.float32)
@@ -151,10 +164,16 @@ def build_window_graphs(frames: Frames, size: int, stride: int) -> WindowGraphs:
     # edges: transitions between consecutive slots of the same window
     inner = np.flatnonzero(pos < W - 1)
     src, dst = node_of[inner], node_of[inner + 1]
-    t = frames.timestamp[slot]
     gap = _ms_log(t[inner + 1] - t[inner])
-    edge_key, edge_of, edge_count = np.unique(src * N + dst, return_inverse=True, return_counts=True)
-    e_src, e_dst = edge_key // N, edge_key % N
+    # edges: distinct (window, local src, local dst), keyed densely by the largest graph's size L
+    node_base = node_ptr[node_win]
+    L = int(np.diff(node_ptr).max())
+    lkey = (node_win[src] * L + (src - node_base[src])) * L + (dst - node_base[dst])
+    edge_key, edge_of = _dense_unique(lkey, G * L * L)
+    edge_count = np.bincount(edge_of, minlength=len(edge_key))
+    e_win = edge_key // (L * L)
+    e_src = node_ptr[e_win] + (edge_key // L) % L
+    e_dst = node_ptr[e_win] + edge_key % L
     gap_mean = np.bincount(edge_of, weights=gap, minlength=len(edge_key)) / edge_count
     edge_win = node_win[e_src]
     edge_ptr = np.searchsorted(edge_win, np.arange(G + 1)).astype(np.int64)
@@ -171,6 +190,30 @@ def build_window_graphs(frames: Frames, size: int, stride: int) -> WindowGraphs:
         node_ptr=node_ptr, edge_ptr=edge_ptr, y=y.astype(np.int64), attack_frac=attack_frac,
         start=starts, t_start=frames.timestamp[starts], t_end=frames.timestamp[starts + W - 1],
     )
+
+
+def _dense_unique(key: np.ndarray, key_range: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(key, return_inverse=True)`` for keys in [0, key_range).
+
+    Marks keys in a table when the range is small next to the number of keys
+    (linear time), and sorts otherwise.
+    """
+    if key_range > 16 * len(key) + 1024:
+        return np.unique(key, return_inverse=True)
+    seen = np.zeros(key_range, dtype=bool)
+    seen[key] = True
+    rank = np.cumsum(seen, dtype=np.int64 if key_range >= 2**31 else np.int32) - 1
+    return np.flatnonzero(seen), rank[key].astype(np.int64)
+
+
+def _previous_same_id(code: np.ndarray, num_ids: int) -> np.ndarray:
+    """For each message, the index of the previous message with the same ID (-1 if none)."""
+    dtype = np.uint16 if num_ids <= np.iinfo(np.uint16).max else np.int64
+    order = np.argsort(code.astype(dtype), kind="stable")  # radix sort for 16-bit codes
+    prev = np.full(len(code), -1, dtype=np.int64)
+    same = code[order[1:]] == code[order[:-1]]
+    prev[order[1:][same]] = order[:-1][same]
+    return prev
 
 
 def _empty() -> WindowGraphs:

@@ -1,0 +1,116 @@
+"""Reading graph shards: lazily, as PyG ``Data`` per window or as whole ``Batch``-es.
+
+    shards = GraphShards("results/shards/synthetic/train")
+    len(shards), shards.manifest["class_balance"]
+    data = shards[0]                                   # one window graph (torch_geometric Data)
+    for batch in shards.batches(256, shuffle=True, generator=g):   # fast path for training
+        out = model(batch.x, batch.edge_index, batch.batch, ...)
+
+``batches`` gathers whole mini-batches from a shard with index arithmetic, with no
+Python loop per graph, and visits shards in random order, one or two in memory at a time.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch_geometric.data import Batch, Data
+
+from canguard.graphs.preprocessing import UNKNOWN_ID
+
+
+@lru_cache(maxsize=4)
+def load_shard(path: str) -> dict[str, torch.Tensor]:
+    """A shard's tensors; safe to load (``weights_only=True``), memory-mapped."""
+    return torch.load(path, weights_only=True, mmap=True)
+
+
+def _ranges(starts: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """Concatenation of arange(s, s + c) for each (s, c), vectorised."""
+    total = int(counts.sum())
+    if total == 0:
+        return torch.zeros(0, dtype=torch.long)
+    first = torch.repeat_interleave(starts - (torch.cumsum(counts, 0) - counts), counts)
+    return first + torch.arange(total)
+
+
+def batch_from_shard(shard: dict[str, torch.Tensor], index: torch.Tensor) -> Batch:
+    """The graphs ``index`` of a shard as one PyG Batch (x, node_id, edge_index, edge_attr, y, batch, ptr)."""
+    index = torch.as_tensor(index, dtype=torch.long)
+    node_ptr, edge_ptr = shard["node_ptr"], shard["edge_ptr"]
+    n_nodes = node_ptr[index + 1] - node_ptr[index]
+    n_edges = edge_ptr[index + 1] - edge_ptr[index]
+    nodes = _ranges(node_ptr[index], n_nodes)
+    edges = _ranges(edge_ptr[index], n_edges)
+    ptr = torch.zeros(len(index) + 1, dtype=torch.long)
+    torch.cumsum(n_nodes, 0, out=ptr[1:])
+    shift = torch.repeat_interleave(ptr[:-1], n_edges)
+    return Batch(
+        x=shard["x"][nodes], node_id=shard["node_id"][nodes],
+        edge_index=shard["edge_index"][:, edges] + shift, edge_attr=shard["edge_attr"][edges],
+        y=shard["y"][index], attack_frac=shard["attack_frac"][index], attack_type=shard["attack_type"][index],
+        recording=shard["recording"][index], window=shard["window"][index],
+        batch=torch.repeat_interleave(torch.arange(len(index)), n_nodes), ptr=ptr,
+    )
+
+
+class GraphShards(torch.utils.data.Dataset):
+    """All shards of one dataset part (train, val or a test scenario)."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self.manifest = json.loads((self.folder / "manifest.json").read_text())
+        counts = [s["graphs"] for s in self.manifest["shards"]]
+        self.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def shard(self, i: int) -> dict[str, torch.Tensor]:
+        return load_shard(str(self.folder / self.manifest["shards"][i]["file"]))
+
+    def __getitem__(self, i: int) -> Data:
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        s = int(np.searchsorted(self.offsets, i, side="right") - 1)
+        b = batch_from_shard(self.shard(s), torch.tensor([i - self.offsets[s]]))
+        return Data(x=b.x, node_id=b.node_id, edge_index=b.edge_index, edge_attr=b.edge_attr, y=b.y,
+                    attack_frac=b.attack_frac, attack_type=b.attack_type, recording=b.recording, window=b.window)
+
+    def batches(self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None,
+                drop_last: bool = False):
+        """Mini-batches; with ``shuffle``, shards in random order and graphs shuffled within each shard."""
+        order = torch.randperm(len(self.offsets) - 1, generator=generator) if shuffle else torch.arange(len(self.offsets) - 1)
+        for s in order.tolist():
+            shard = self.shard(s)
+            n = len(shard["y"])
+            perm = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+            for lo in range(0, n, batch_size):
+                idx = perm[lo: lo + batch_size]
+                if drop_last and len(idx) < batch_size:
+                    continue
+                yield batch_from_shard(shard, idx)
+
+
+class UnknownIdDropout:
+    """Replace each node's ID by the unknown-ID token with probability ``p`` (training only).
+
+    Without it the unknown token's embedding is never trained, and a vehicle
+    absent from training (all IDs unknown) looks like nothing the model knows.
+    """
+
+    def __init__(self, p: float, generator: torch.Generator | None = None):
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"unknown-ID rate must be in [0, 1), got {p}")
+        self.p = p
+        self.generator = generator
+
+    def __call__(self, batch: Batch) -> Batch:
+        if self.p > 0:
+            drop = torch.rand(batch.node_id.shape, generator=self.generator) < self.p
+            batch.node_id = torch.where(drop, torch.full_like(batch.node_id, UNKNOWN_ID), batch.node_id)
+        return batch

@@ -4,7 +4,7 @@
 #   snakemake --profile profiles/default --configfile config/hcrl_sa.yaml   # real HCRL Survival data
 #
 # Stages (one file each in workflow/rules): simulate -> catalog -> ingest -> windows -> split
-# -> preprocessing -> shards -> ...
+# -> preprocessing -> shards -> train_teacher -> distill_student (+ train_student_scratch) -> ...
 
 from snakemake.utils import min_version, validate
 
@@ -21,6 +21,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/graphs.smk"
+include: "workflow/rules/train.smk"
 
 
 rule all:

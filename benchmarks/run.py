@@ -15,8 +15,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import graph_throughput  # noqa: E402
 import ingest_throughput  # noqa: E402
+import training_throughput  # noqa: E402
 
-BENCHMARKS = {"ingest_throughput": ingest_throughput.run, "graph_throughput": graph_throughput.run}
+BENCHMARKS = {
+    "ingest_throughput": ingest_throughput.run,
+    "graph_throughput": graph_throughput.run,
+    "training_throughput": training_throughput.run,
+}
 
 
 def main() -> None:

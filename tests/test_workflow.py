@@ -55,6 +55,18 @@ def test_pipeline_builds_graph_shards_per_part(workflow_run):
     assert unknown_vehicle["unknown_id_share"] > 0.5 > train["unknown_id_share"]
 
 
+def test_pipeline_trains_teachers_and_students(workflow_run):
+    models = workflow_run / "results/models/synthetic"
+    for family in ("gat", "vgae"):
+        for role in ("teacher", "student", "student_scratch"):
+            meta = json.loads((models / f"{family}_{role}/best.json").read_text())
+            assert meta["task"]["family"] == family
+            assert (models / f"{family}_{role}/metrics.csv").read_text().count("\n") == 1 + 2  # header, 2 epochs
+        student = json.loads((models / f"{family}_student/best.json").read_text())
+        assert student["task"]["distilled_from"] == f"results/models/synthetic/{family}_teacher/best.ckpt"
+        assert json.loads((models / f"{family}_student_scratch/best.json").read_text())["task"]["distilled_from"] is None
+
+
 def test_second_invocation_has_nothing_to_do(workflow_run):
     again = snakemake(workflow_run, "--dry-run")
     assert again.returncode == 0, again.stderr[-3000:]
@@ -86,4 +98,5 @@ def test_changed_window_size_reruns_graphs_not_ingest(workflow_run):
     assert dry.returncode == 0, dry.stderr[-3000:]
     jobs = _job_counts(dry.stdout)
     assert jobs["windows"] == 21 and jobs["split"] == 1 and jobs["preprocessing"] == 1 and jobs["shards"] == 8
+    assert jobs["train_teacher"] == 2 and jobs["distill_student"] == 2 and jobs["train_student_scratch"] == 2
     assert "ingest" not in jobs and "simulate" not in jobs and "catalog" not in jobs

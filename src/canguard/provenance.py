@@ -24,6 +24,7 @@ STAGE_SOURCES = {
                       "graphs/stages.py"],
     "shards": ["graphs/builder.py", "graphs/features.py", "graphs/preprocessing.py", "graphs/windows.py",
                "graphs/shards.py", "graphs/stages.py"],
+    "train": ["graphs/dataset.py", "graphs/preprocessing.py", "metrics.py", "models", "training"],
 }
 
 

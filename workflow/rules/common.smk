@@ -13,6 +13,8 @@ wildcard_constraints:
     split=r"(train|test)_\d\d[A-Za-z0-9_]*",
     recording=r"[^/]+",
     part=r"train|val|test_\d\d[A-Za-z0-9_]*",
+    family=r"gat|vgae",
+    role=r"teacher|student|student_scratch",
 
 
 def get_dataset(name):
@@ -117,9 +119,53 @@ def get_shard_folders(dataset):
     return [f"results/shards/{dataset}/{part}" for part in get_parts(dataset)]
 
 
+def get_model_sizes(family, role):
+    """Size overrides of a model from config (a student without teacher has the student's sizes)."""
+    sizes = config["models"]["sizes"].get(family, {})
+    return dict(sizes.get("student" if role == "student_scratch" else role, {}))
+
+
+def get_training_inputs(role):
+    """Input function of a training rule: shards, plus the tuner results where tuning is on."""
+
+    def inputs(wildcards):
+        base = f"results/shards/{wildcards.dataset}"
+        tuned = f"results/tuning/{wildcards.dataset}/{wildcards.family}_{role}"
+        paths = {"train": f"{base}/train", "val": f"{base}/val"}
+        if config["tuning"]["batch_size"]:
+            paths["batch_size"] = f"{tuned}/batch_size.json"
+        if config["tuning"]["lr"]:
+            paths["lr"] = f"{tuned}/lr_find.json"
+        return paths
+
+    return inputs
+
+
+def get_tuning_teacher(wildcards):
+    """A distilled student is tuned with its teacher in the loop."""
+    if wildcards.role == "student":
+        return f"results/models/{wildcards.dataset}/{wildcards.family}_teacher/best.ckpt"
+    return []
+
+
+def get_tuned_batch_size(wildcards):
+    if config["tuning"]["batch_size"]:
+        return f"results/tuning/{wildcards.dataset}/{wildcards.family}_{wildcards.role}/batch_size.json"
+    return []
+
+
+def get_model_checkpoints(dataset):
+    return [
+        f"results/models/{dataset}/{family}_{role}/best.ckpt"
+        for family in config["models"]["families"]
+        for role in ("teacher", "student", "student_scratch")
+    ]
+
+
 def get_final_outputs(wildcards):
     outputs = []
     for name in get_datasets():
         outputs.append(f"results/ingest/{name}/ingest_report.json")
         outputs += get_shard_folders(name)
+        outputs += get_model_checkpoints(name)
     return outputs

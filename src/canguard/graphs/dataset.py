@@ -82,18 +82,50 @@ class GraphShards(torch.utils.data.Dataset):
                     attack_frac=b.attack_frac, attack_type=b.attack_type, recording=b.recording, window=b.window)
 
     def batches(self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None,
-                drop_last: bool = False):
-        """Mini-batches; with ``shuffle``, shards in random order and graphs shuffled within each shard."""
-        order = torch.randperm(len(self.offsets) - 1, generator=generator) if shuffle else torch.arange(len(self.offsets) - 1)
-        for s in order.tolist():
+                drop_last: bool = False, label: int | None = None, shards: list[int] | None = None):
+        """Mini-batches; with ``shuffle``, shards in random order and graphs shuffled within each shard.
+
+        ``label`` keeps only the windows of that label (the VGAE trains on benign ones);
+        ``shards`` restricts to those shard indices (one subset per data-loading worker).
+        """
+        order = list(range(len(self.offsets) - 1)) if shards is None else list(shards)
+        if shuffle:
+            order = [order[i] for i in torch.randperm(len(order), generator=generator).tolist()]
+        for s in order:
             shard = self.shard(s)
-            n = len(shard["y"])
-            perm = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+            keep = torch.arange(len(shard["y"])) if label is None else torch.nonzero(shard["y"] == label).flatten()
+            perm = keep[torch.randperm(len(keep), generator=generator)] if shuffle else keep
+            n = len(perm)
             for lo in range(0, n, batch_size):
                 idx = perm[lo: lo + batch_size]
                 if drop_last and len(idx) < batch_size:
                     continue
                 yield batch_from_shard(shard, idx)
+
+
+class ShardBatches(torch.utils.data.IterableDataset):
+    """The batches of one epoch as an IterableDataset, so a DataLoader can prefetch them in workers.
+
+    Seeded per epoch (``seed``, ``epoch``): the order of an epoch does not depend
+    on how many epochs ran before, so a resumed run sees the same data as an
+    uninterrupted one.  Workers split the shards between them.
+    """
+
+    def __init__(self, shards: GraphShards, batch_size: int, shuffle: bool, seed: int = 0,
+                 label: int | None = None, drop_last: bool = False):
+        self.shards, self.batch_size, self.shuffle = shards, batch_size, shuffle
+        self.seed, self.label, self.drop_last = seed, label, drop_last
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        n = len(self.shards.offsets) - 1
+        mine = list(range(n)) if info is None else list(range(info.id, n, info.num_workers))
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        yield from self.shards.batches(self.batch_size, self.shuffle, generator, self.drop_last, self.label, mine)
 
 
 class UnknownIdDropout:
@@ -111,6 +143,7 @@ class UnknownIdDropout:
 
     def __call__(self, batch: Batch) -> Batch:
         if self.p > 0:
-            drop = torch.rand(batch.node_id.shape, generator=self.generator) < self.p
+            # drawn on the CPU generator (reproducible on any device), then moved to the batch
+            drop = (torch.rand(batch.node_id.shape, generator=self.generator) < self.p).to(batch.node_id.device)
             batch.node_id = torch.where(drop, torch.full_like(batch.node_id, UNKNOWN_ID), batch.node_id)
         return batch

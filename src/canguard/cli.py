@@ -1,0 +1,93 @@
+"""canguard's command line, for people who train one model by hand (the workflow runs the rest).
+
+    canguard train --model gat --dataset synthetic --type teacher
+    canguard train --model gat --dataset synthetic --type student \\
+        --teacher results/models/synthetic/gat_teacher/best.ckpt
+    canguard train --model vgae --dataset hcrl_sa --type teacher --optimize-batch-size --enable-profiler \\
+        --config '{"max_epochs": 5, "lr": 3e-4, "sizes": {"hidden": 128}}'
+    canguard train --list-configs
+
+Shards come from the workflow (``results/shards/<dataset>``, or ``--shards DIR``);
+training defaults from ``config/config.yaml`` (``--configfile``), then ``--config``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+from canguard.logs import setup_logging
+from canguard.models.factory import DEFAULT_SIZES
+from canguard.training.config import TrainConfig
+
+
+def _training_defaults(configfile: str | None) -> dict:
+    if configfile and Path(configfile).exists():
+        return dict((yaml.safe_load(Path(configfile).read_text()) or {}).get("training", {}))
+    return {}
+
+
+def _train(args) -> int:
+    from canguard.training.run import apply_tuning, train_model
+    from canguard.training.tune import tune_batch_size, tune_lr
+
+    if args.list_configs:
+        print(json.dumps({"model_sizes": DEFAULT_SIZES, "training": TrainConfig().to_dict(),
+                          "training_from_configfile": _training_defaults(args.configfile)}, indent=2))
+        return 0
+    missing = [name for name in ("model", "dataset") if getattr(args, name) is None]
+    if missing and not (args.shards and args.model):
+        print(f"canguard train: --{missing[0]} is required (or --list-configs)", file=sys.stderr)
+        return 2
+    if args.type == "student" and args.teacher is None:
+        print("canguard train: a student without --teacher is trained without distillation", file=sys.stderr)
+    overrides = json.loads(args.config) if args.config else {}
+    sizes = overrides.pop("sizes", None)
+    cfg = TrainConfig.from_dict(_training_defaults(args.configfile) | overrides)
+    if args.enable_profiler:
+        cfg.profile = True
+    shards = Path(args.shards or f"results/shards/{args.dataset}")
+    suffix = "_scratch" if args.type == "student" and args.teacher is None else ""
+    out = Path(args.out or f"results/manual/{args.dataset or shards.name}/{args.model}_{args.type}{suffix}")
+    out.mkdir(parents=True, exist_ok=True)
+    setup_logging(None)
+    if args.optimize_batch_size:
+        tune_batch_size(shards, args.model, args.type, cfg, out / "batch_size.json", sizes=sizes,
+                        teacher_ckpt=args.teacher, max_batch_size=args.max_batch_size)
+        cfg = apply_tuning(cfg, batch_size_json=out / "batch_size.json")
+    if args.find_lr:
+        tune_lr(shards, args.model, args.type, cfg, out / "lr_find", sizes=sizes, teacher_ckpt=args.teacher)
+        cfg = apply_tuning(cfg, lr_json=out / "lr_find" / "lr_find.json")
+    summary = train_model(shards, args.model, args.type, cfg, out, sizes=sizes, teacher_ckpt=args.teacher)
+    print(json.dumps(summary | {"out_dir": str(out)}, indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="canguard", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train one model from graph shards",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    t.add_argument("--model", choices=["gat", "vgae"], help="model family")
+    t.add_argument("--dataset", help="dataset name: reads results/shards/<dataset>/{train,val}")
+    t.add_argument("--shards", help="shards folder holding train/ and val/ (instead of --dataset)")
+    t.add_argument("--type", choices=["teacher", "student"], default="teacher", help="teacher or student sizes")
+    t.add_argument("--teacher", help="teacher best.ckpt to distil from (student only)")
+    t.add_argument("--out", help="output folder (default results/manual/<dataset>/<model>_<type>)")
+    t.add_argument("--configfile", default="config/config.yaml", help="workflow config whose `training` section gives the defaults")
+    t.add_argument("--config", help="JSON overrides of training settings; key 'sizes' overrides model sizes")
+    t.add_argument("--optimize-batch-size", action="store_true", help="find the largest batch size that fits first")
+    t.add_argument("--max-batch-size", type=int, default=512, help="upper bound of the batch-size search")
+    t.add_argument("--find-lr", action="store_true", help="run a learning-rate range test first and use its suggestion")
+    t.add_argument("--enable-profiler", action="store_true", help="per-phase timing, memory and torch.profiler traces")
+    t.add_argument("--list-configs", action="store_true", help="print model size presets and training defaults")
+    args = parser.parse_args(argv)
+    return _train(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

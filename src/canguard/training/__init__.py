@@ -1,0 +1,1 @@
+"""Training: the Fabric engine, its configuration, checkpoints, the tuner and the profiler."""

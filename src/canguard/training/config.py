@@ -1,0 +1,51 @@
+"""Training settings: one dataclass, built from the `training` section of the workflow config.
+
+Every field has a default; ``TrainConfig.from_dict`` rejects unknown keys by name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+
+@dataclass
+class TrainConfig:
+    max_epochs: int = 20
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    scheduler: str = "cosine"  # cosine (with linear warm-up) | plateau | none
+    warmup_epochs: int = 1
+    grad_accum: int = 1  # optimiser step every this many batches
+    grad_clip: float = 1.0  # max gradient norm; 0 disables
+    precision: str = "auto"  # auto: bf16-mixed where supported, else 32-true
+    accelerator: str = "auto"
+    devices: str | int = "auto"
+    strategy: str = "auto"
+    seed: int = 0
+    patience: int = 5  # epochs without improvement of the monitored metric before stopping
+    min_delta: float = 1e-4
+    loss: str = "weighted_ce"  # weighted_ce | focal | ce (GAT classifier)
+    focal_gamma: float = 2.0
+    unknown_id_rate: float = 0.05  # share of node IDs replaced by the unknown token in training
+    kl_weight: float = 0.01  # VGAE
+    temperature: float = 4.0  # distillation T
+    alpha: float = 0.7  # distillation weight of the soft-target term
+    beta: float = 0.5  # weight of intermediate (hidden-state / latent) matching
+    num_workers: int | str = "auto"
+    max_steps_per_epoch: int = 0  # 0 = whole epoch (tests and smoke runs use a few)
+    profile: bool = False  # per-phase timing, torch.profiler traces, memory profile
+    profile_steps: int = 8
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "TrainConfig":
+        d = dict(d or {})
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown training setting(s): {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+        return cls(**d)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)

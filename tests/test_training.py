@@ -1,0 +1,150 @@
+"""The Fabric training engine: learning, resumption, distillation, tuners, profiler, command line."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from canguard.graphs.builder import build_window_graphs, select_graphs
+from canguard.graphs.preprocessing import fit_preprocessing
+from canguard.graphs.shards import ShardWriter
+from canguard.graphs.split import assign_time_blocks
+from canguard.simulate import SyntheticSpec, generate_recording, plan_recordings
+from canguard.training.checkpoint import load_checkpoint
+from canguard.training.config import TrainConfig
+from canguard.training.engine import loader_settings, resolve_precision
+from canguard.training.run import load_model, train_model
+
+TINY = {"gat": {"hidden": 16, "layers": 2, "heads": 2, "id_dim": 4},
+        "vgae": {"hidden": 16, "latent": 8, "layers": 1, "encoder_heads": 2, "decoder_heads": 2, "id_dim": 4}}
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory):
+    """train/val shards of two small synthetic recordings (benign and DoS), windows of 50."""
+    root = tmp_path_factory.mktemp("shards")
+    spec = SyntheticSpec.from_config({"duration_s": 6, "seed": 3})
+    plans = {p.name: p for p in plan_recordings(spec)}
+    recordings = []
+    for name in ("attack-free-alpha", "DoS-alpha"):
+        graphs = build_window_graphs(generate_recording(plans[name], spec), 50, 50)
+        part = assign_time_blocks((graphs.y == 1).astype(np.int8), 50, 50, 5, 0.3, np.random.default_rng(0))
+        recordings.append((name, graphs, part))
+    prep = fit_preprocessing(recordings)
+    for which in ("train", "val"):
+        writer = ShardWriter(root / which, prep, graphs_per_shard=64)
+        for name, graphs, part in recordings:
+            keep = part == which
+            writer.add(name, name, select_graphs(graphs, keep), np.flatnonzero(keep), "dos")
+        writer.close(dataset="toy", part=which, window_size=50, window_stride=50)
+    return root
+
+
+def cfg(**kw) -> TrainConfig:
+    return TrainConfig(**({"max_epochs": 4, "batch_size": 32, "lr": 3e-3, "patience": 10, "warmup_epochs": 0} | kw))
+
+
+def test_a_small_model_learns(shards, tmp_path):
+    summary = train_model(shards, "gat", "teacher", cfg(max_epochs=6), tmp_path, sizes=TINY["gat"])
+    rows = (tmp_path / "metrics.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    losses = [float(r.split(",")[header.index("train_loss")]) for r in rows[1:]]
+    assert len(losses) == 6 and losses[-1] < 0.7 * losses[0]
+    assert summary["monitor"] == "val_loss"
+    assert json.loads((tmp_path / "best.json").read_text())["metrics"]["val_f1"] > 0.8  # attack class
+    state, meta = load_checkpoint(tmp_path / "best.ckpt")  # weights_only=True inside
+    assert set(state) == {"model"} and meta["task"]["family"] == "gat" and meta["epoch"] == summary["best_epoch"]
+    assert (tmp_path / "tensorboard").is_dir()
+
+
+class Interrupt(Exception):
+    pass
+
+
+def _stop_after(epoch_to_stop: int):
+    def callback(epoch, metrics):
+        if epoch == epoch_to_stop:
+            raise Interrupt
+    return callback
+
+
+@pytest.mark.parametrize("family", ["gat", "vgae"])
+def test_resumed_run_ends_with_the_same_weights(shards, tmp_path, family):
+    settings = cfg(unknown_id_rate=0.1)
+    train_model(shards, family, "teacher", settings, tmp_path / "straight", sizes=TINY[family])
+    with pytest.raises(Interrupt):
+        train_model(shards, family, "teacher", settings, tmp_path / "resumed", sizes=TINY[family],
+                    callbacks=[_stop_after(1)])
+    assert load_checkpoint(tmp_path / "resumed/checkpoints/last.ckpt")[1]["epoch"] == 1
+    summary = train_model(shards, family, "teacher", settings, tmp_path / "resumed", sizes=TINY[family])
+    assert summary["epochs_run"] == 4
+    a = load_checkpoint(tmp_path / "straight/checkpoints/last.ckpt")[0]["trainable"]
+    b = load_checkpoint(tmp_path / "resumed/checkpoints/last.ckpt")[0]["trainable"]
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_changed_config_starts_afresh(shards, tmp_path):
+    train_model(shards, "gat", "teacher", cfg(max_epochs=2), tmp_path, sizes=TINY["gat"])
+    summary = train_model(shards, "gat", "teacher", cfg(max_epochs=2, lr=1e-3), tmp_path, sizes=TINY["gat"])
+    assert summary["epochs_run"] == 2 and summary["global_steps"] == 2 * summary["global_steps"] // 2
+    rows = (tmp_path / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 1 + 2  # the old run's rows were not kept
+
+
+@pytest.mark.parametrize("family", ["gat", "vgae"])
+def test_distilled_student(shards, tmp_path, family):
+    sizes_t = TINY[family]
+    student_sizes = dict(sizes_t, hidden=8, id_dim=2) | ({"latent": 4} if family == "vgae" else {})
+    train_model(shards, family, "teacher", cfg(max_epochs=2), tmp_path / "t", sizes=sizes_t)
+    summary = train_model(shards, family, "student", cfg(max_epochs=2), tmp_path / "s", sizes=student_sizes,
+                          teacher_ckpt=tmp_path / "t/best.ckpt")
+    model, meta = load_model(tmp_path / "s/best.ckpt")
+    assert meta["task"]["distilled_from"].endswith("t/best.ckpt")
+    assert meta["task"]["parameters"] < meta["task"]["teacher_parameters"]
+    assert np.isfinite(summary["best"])
+    last = load_checkpoint(tmp_path / "s/checkpoints/last.ckpt")[0]["trainable"]
+    assert any(k.startswith("distiller.") for k in last)  # projections are trained and saved
+
+
+def test_profiler_writes_its_files(shards, tmp_path):
+    train_model(shards, "gat", "teacher", cfg(max_epochs=1, profile=True, profile_steps=4), tmp_path,
+                sizes=TINY["gat"])
+    phases = json.loads((tmp_path / "profile/phases.json").read_text())
+    assert {"data", "forward", "backward", "optimizer"} <= set(phases["phases"])
+    assert list((tmp_path / "profile/traces").iterdir())
+
+
+def test_tuners_write_their_results(shards, tmp_path):
+    from canguard.training.tune import tune_batch_size, tune_lr
+    out = tune_batch_size(shards, "gat", "teacher", cfg(), tmp_path / "bs.json", sizes=TINY["gat"],
+                          max_batch_size=64, memory_budget_mb=4096)
+    assert 1 <= out["batch_size"] <= 64 and json.loads((tmp_path / "bs.json").read_text())["batch_size"] == out["batch_size"]
+    small = tune_batch_size(shards, "gat", "teacher", cfg(), tmp_path / "bs2.json", sizes=TINY["gat"],
+                            max_batch_size=4096, memory_budget_mb=1)
+    assert small["batch_size"] < 4096  # a 1 MiB budget caps the search
+    lr = tune_lr(shards, "gat", "teacher", cfg(), tmp_path / "lr", sizes=TINY["gat"], num_steps=20)
+    assert np.isfinite(lr["suggestion"]) and (tmp_path / "lr/lr_find.png").exists()
+
+
+def test_hardware_choices_on_cpu():
+    assert resolve_precision("auto", "cpu") == "32-true"
+    assert resolve_precision("bf16-mixed") == "bf16-mixed"
+    assert loader_settings("cpu") == {"num_workers": 0, "pin_memory": False}
+    gpu = loader_settings("cuda", num_workers=2)
+    assert gpu["pin_memory"] and gpu["persistent_workers"] and gpu["num_workers"] == 2
+
+
+def test_command_line(shards, tmp_path, capsys):
+    from canguard.cli import main
+    assert main(["train", "--list-configs"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed["model_sizes"]["gat"]["teacher"]["hidden"] == 64
+    config = json.dumps({"max_epochs": 1, "batch_size": 32, "sizes": TINY["gat"]})
+    assert main(["train", "--model", "gat", "--shards", str(shards), "--out", str(tmp_path / "cli"),
+                 "--config", config, "--configfile", "none"]) == 0
+    assert (tmp_path / "cli/best.ckpt").exists()
+    with pytest.raises(ValueError, match="unknown training setting"):
+        main(["train", "--model", "gat", "--shards", str(shards), "--config", '{"epochs": 3}', "--configfile", "none"])

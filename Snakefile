@@ -4,7 +4,10 @@
 #   snakemake --profile profiles/default --configfile config/hcrl_sa.yaml   # real HCRL Survival data
 #
 # Stages (one file each in workflow/rules): simulate -> catalog -> ingest -> windows -> split
-# -> preprocessing -> shards -> train_teacher -> distill_student (+ train_student_scratch) -> ...
+# -> preprocessing -> shards -> train_teacher -> distill_student (+ train_student_scratch)
+# -> score -> fuse -> evaluate (+ attack_episodes, efficiency) -> figures -> summary
+#
+# Report: snakemake --report results/report.html
 
 from snakemake.utils import min_version, validate
 
@@ -22,6 +25,7 @@ include: "workflow/rules/simulate.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/graphs.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
 
 
 rule all:

@@ -25,6 +25,8 @@ STAGE_SOURCES = {
     "shards": ["graphs/builder.py", "graphs/features.py", "graphs/preprocessing.py", "graphs/windows.py",
                "graphs/shards.py", "graphs/stages.py"],
     "train": ["graphs/dataset.py", "graphs/preprocessing.py", "metrics.py", "models", "training"],
+    "evaluate": ["graphs/dataset.py", "metrics.py", "models", "training/run.py", "training/checkpoint.py",
+                 "evaluation"],
 }
 
 

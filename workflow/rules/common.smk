@@ -168,4 +168,42 @@ def get_final_outputs(wildcards):
         outputs.append(f"results/ingest/{name}/ingest_report.json")
         outputs += get_shard_folders(name)
         outputs += get_model_checkpoints(name)
+        outputs.append(f"results/figures/{name}")
+    outputs += ["results/summary.csv", "results/summary.md"]
     return outputs
+
+
+def get_models(dataset=None):
+    """Trained models: teacher, distilled student and student without teacher of each family."""
+    return [f"{f}_{r}" for f in config["models"]["families"] for r in ("teacher", "student", "student_scratch")]
+
+
+def get_evaluated_models(dataset=None):
+    """Models with scores: the trained ones, plus GAT + VGAE fusions where both families train."""
+    fusions = ["fusion_teacher", "fusion_student"] if set(config["models"]["families"]) >= {"gat", "vgae"} else []
+    return get_models(dataset) + fusions
+
+
+def get_test_parts(dataset):
+    return [p for p in get_parts(dataset) if p not in ("train", "val")]
+
+
+def get_evaluation_shards(wildcards):
+    return [f"results/shards/{wildcards.dataset}/{p}" for p in ["val", *get_test_parts(wildcards.dataset)]]
+
+
+def get_test_recording_parquets(wildcards):
+    return [
+        f"results/ingest/{wildcards.dataset}/{e['key']}.parquet"
+        for e in get_recordings(wildcards.dataset, role="test")
+    ]
+
+
+def get_all_metrics(wildcards):
+    return [
+        f"results/evaluation/{d}/{m}/metrics.json" for d in get_datasets() for m in get_evaluated_models(d)
+    ]
+
+
+def get_all_efficiency(wildcards):
+    return [f"results/evaluation/{d}/{m}/efficiency.json" for d in get_datasets() for m in get_models(d)]

@@ -94,6 +94,10 @@ class Engine:
     def checkpoints(self) -> Path:
         return self.out_dir / "checkpoints"
 
+    @property
+    def logs(self) -> Path:
+        return self.out_dir / "logs"
+
     def _resume_point(self, fingerprint: str):
         """(state, metadata) of ``last.ckpt`` if it belongs to this run; else clears old logs."""
         last = self.checkpoints / "last.ckpt"
@@ -102,14 +106,14 @@ class Engine:
             if meta.get("fingerprint") == fingerprint:
                 return saved, meta
             log.info("%s belongs to another configuration or data: starting afresh", last)
-        for stale in (self.out_dir / "metrics.csv", self.checkpoints / "best.ckpt", self.checkpoints / "best.json"):
+        for stale in (self.logs / "metrics.csv", self.checkpoints / "best.ckpt", self.checkpoints / "best.json"):
             stale.unlink(missing_ok=True)
         shutil.rmtree(self.out_dir / "tensorboard", ignore_errors=True)
         return None
 
     def _fabric(self) -> Fabric:
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        loggers = [CSVLogger(self.out_dir, name="", version="", flush_logs_every_n_steps=1),
+        loggers = [CSVLogger(self.logs, name="", version="", flush_logs_every_n_steps=1),
                    TensorBoardLogger(self.out_dir, name="tensorboard", version="")]
         return Fabric(accelerator=self.cfg.accelerator, devices=self.cfg.devices, strategy=self.cfg.strategy,
                       precision=resolve_precision(self.cfg.precision, self.cfg.accelerator), loggers=loggers)
@@ -192,9 +196,11 @@ class Engine:
         profiler.close()
         for logger in fabric.loggers:
             logger.finalize("success")
-        # the stage's output: a copy of the best epoch's checkpoint, made once training is complete
+        # the stage's outputs: copies made once training is complete, so that a rerun that finds
+        # the run already finished (same fingerprint) still writes them
         for suffix in (".ckpt", ".json"):
             shutil.copyfile(self.checkpoints / f"best{suffix}", self.out_dir / f"best{suffix}")
+        shutil.copyfile(self.logs / "metrics.csv", self.out_dir / "metrics.csv")
         summary = {"best_epoch": state["best_epoch"], "best": state["best"], "monitor": task.monitor,
                    "epochs_run": state["epoch"] + 1, "stopped_early": state["stopped"],
                    "global_steps": state["global_step"], "seconds_this_run": round(time.perf_counter() - started, 2),

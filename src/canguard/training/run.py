@@ -18,6 +18,7 @@ from lightning.fabric.utilities.seed import seed_everything
 from canguard.graphs.dataset import GraphShards, batch_from_shard
 from canguard.models.factory import DEFAULT_SIZES, build_model, count_parameters
 from canguard.models.losses import class_weights
+from canguard.provenance import code_version
 from canguard.training.checkpoint import load_checkpoint
 from canguard.training.config import TrainConfig
 from canguard.training.engine import Engine, fingerprint_of
@@ -93,7 +94,9 @@ def train_model(shards_root: str | Path, family: str, role: str, cfg: TrainConfi
     shards_root = Path(shards_root)
     train, val = GraphShards(shards_root / "train"), GraphShards(shards_root / "val")
     task = build_task(family, role, cfg, train, sizes, teacher_ckpt)
-    fingerprint = fingerprint_of(cfg.to_dict(), task.describe(), _manifest_digest(train), _manifest_digest(val))
+    # a resumable state belongs to one config, one dataset and one version of the training code
+    fingerprint = fingerprint_of(cfg.to_dict(), task.describe(), _manifest_digest(train), _manifest_digest(val),
+                                 code_version("train"))
     log.info("training %s %s (%d parameters) on %d graphs", family, role, task.describe()["parameters"], len(train))
     return Engine(cfg, out_dir, callbacks).fit(task, train, val, fingerprint)
 

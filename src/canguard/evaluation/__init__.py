@@ -1,0 +1,1 @@
+"""Evaluation: scores, thresholds, metrics per scenario and attack, efficiency, figures, summary."""

@@ -67,6 +67,16 @@ def test_pipeline_trains_teachers_and_students(workflow_run):
         assert json.loads((models / f"{family}_student_scratch/best.json").read_text())["task"]["distilled_from"] is None
 
 
+def test_pipeline_evaluates_every_scenario_and_writes_the_summary(workflow_run):
+    table = (workflow_run / "results/summary.csv").read_text().splitlines()
+    assert len(table) == 1 + 6 * 8  # header, 6 test scenarios x 8 models (6 trained, 2 fusions)
+    assert "| test_02_unknown_vehicle_known_attack | vgae_teacher |" in (workflow_run / "results/summary.md").read_text()
+    figures = workflow_run / "results/figures/synthetic"
+    assert (figures / "per_attack_f1.png").exists() and (figures / "test_05_suppress/roc_pr.svg").exists()
+    threshold = json.loads((workflow_run / "results/evaluation/synthetic/vgae_teacher/threshold.json").read_text())
+    assert threshold["fitted_on"] == "val" and "benign" in threshold["rule"]
+
+
 def test_second_invocation_has_nothing_to_do(workflow_run):
     again = snakemake(workflow_run, "--dry-run")
     assert again.returncode == 0, again.stderr[-3000:]

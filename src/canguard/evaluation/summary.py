@@ -30,13 +30,15 @@ def summary_rows(metrics: list[dict], efficiency: dict[tuple[str, str], dict]) -
                 "throughput_windows_per_s": cpu.get("throughput_windows_per_s"),
             })
     table = pd.DataFrame(rows, columns=COLUMNS)
+    for column in ("parameters", "windows", "attack_windows", "missed_episodes", "episodes"):
+        table[column] = table[column].astype("Int64")
     order = {name: i for i, name in enumerate(MODEL_ORDER)}
     table["_order"] = table["model"].map(lambda name: order.get(name, len(order)))
     return table.sort_values(["dataset", "scenario", "_order"]).drop(columns="_order").reset_index(drop=True)
 
 
 def _fmt(v, digits=3):
-    if v is None or (isinstance(v, float) and pd.isna(v)):
+    if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)):
         return "–"
     if isinstance(v, float):
         return f"{v:.{digits}f}"

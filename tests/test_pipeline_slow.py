@@ -1,0 +1,63 @@
+"""The whole DAG on real data (a slice of hcrl_sa): ingest to report, with real training. Marked slow.
+
+    make test-slow        # pytest -m slow
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from test_workflow import REPO, snakemake
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory, hcrl_sa):
+    work = tmp_path_factory.mktemp("real")
+    for item in ("Snakefile", "workflow", "config", "profiles"):
+        src = REPO / item
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / item)
+    # the first 30,000 lines of every recording, in the dataset's own layout (duplicates included)
+    for f in sorted(hcrl_sa.glob("*/*.csv")):
+        out = work / "datasets/hcrl_slice" / f.parent.name / f.name
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(f, "rb") as src:
+            out.write_bytes(b"".join(line for _, line in zip(range(30_000), src)))
+    (work / "config/slice.yaml").write_text(
+        "run: [hcrl_slice]\n"
+        "datasets: {hcrl_slice: {}}\n"
+        "training: {max_epochs: 3, batch_size: 64}\n"
+        "evaluation: {efficiency: {batch1_windows: 50, batch_size: 64}}\n")
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/slice.yaml"]
+    run = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=1800)
+    assert run.returncode == 0, run.stderr[-4000:]
+    return work
+
+
+def test_summary_covers_every_scenario_and_model(real_run):
+    table = pd.read_csv(real_run / "results/summary.csv")
+    assert set(table["scenario"]) == {"test_01_known_vehicle_known_attack", "test_02_unknown_vehicle_known_attack",
+                                      "test_03_known_vehicle_unknown_attack", "test_04_unknown_vehicle_unknown_attack"}
+    assert set(table["model"]) == {"gat_teacher", "gat_student", "gat_student_scratch", "vgae_teacher",
+                                   "vgae_student", "vgae_student_scratch", "fusion_teacher", "fusion_student"}
+    assert table["f1"].between(0, 1).all() and table["auroc"].dropna().between(0, 1).all()
+    report = json.loads((real_run / "results/ingest/hcrl_slice/ingest_report.json").read_text())
+    assert len(report["duplicates_skipped"]) == 2
+
+
+def test_report_builds(real_run):
+    run = subprocess.run([sys.executable, "-m", "snakemake", "--configfile", "config/slice.yaml",
+                          "--report", "results/report.html"], cwd=real_run, capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert (real_run / "results/report.html").stat().st_size > 100_000
+
+
+def test_nothing_left_to_do(real_run):
+    again = snakemake(real_run, "--dry-run", "--configfile", "config/slice.yaml")
+    assert "Nothing to be done" in again.stdout + again.stderr

@@ -1,0 +1,53 @@
+"""The cluster path: training rules submitted through SLURM by Snakemake's executor plugin.
+
+Needs a SLURM cluster: CI starts a real single-node one (munge, slurmctld, slurmd, slurmdbd; a
+fake GPU as GRES) with ../shared/tools/slurm-ci.sh before `make test-slurm`. The data stages
+run locally first; the GPU rules (train_teacher, distill_student) then go through sbatch to the
+gpu partition with --gpus=1, and sacct must show them COMPLETED with a GPU allocated.
+"""
+
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from test_workflow import REPO
+
+pytestmark = pytest.mark.slurm
+
+
+@pytest.fixture(scope="module")
+def cluster_run(tmp_path_factory):
+    if shutil.which("sbatch") is None or shutil.which("sacct") is None:
+        pytest.fail("no SLURM cluster: run `bash ../shared/tools/slurm-ci.sh up` first (CI does)")
+    work = tmp_path_factory.mktemp("slurm")
+    for item in ("Snakefile", "workflow", "config", "profiles"):
+        src = REPO / item
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / item)
+    base = [sys.executable, "-m", "snakemake", "--configfile", "config/test.yaml"]
+    local = subprocess.run(base + ["--cores", "2", "results/shards/synthetic/val", "results/shards/synthetic/train"],
+                           cwd=work, capture_output=True, text=True, timeout=900)
+    assert local.returncode == 0, local.stderr[-3000:]
+    targets = ["results/models/synthetic/gat_student/best.ckpt", "results/models/synthetic/vgae_teacher/best.ckpt"]
+    # SIGINT, not SIGTERM, makes snakemake cancel its SLURM jobs if the limit is hit
+    cluster = subprocess.run(["timeout", "-s", "INT", "-k", "30", "900", *base, "--profile", "profiles/slurm-ci",
+                              *targets], cwd=work, capture_output=True, text=True)
+    assert cluster.returncode == 0, cluster.stdout[-3000:] + cluster.stderr[-3000:]
+    run_id = re.findall(r"SLURM run ID: ([0-9a-f-]+)", cluster.stdout + cluster.stderr)
+    assert run_id, "the SLURM executor did not run"
+    return work, run_id[-1]
+
+
+def test_gpu_rules_ran_as_slurm_jobs_with_a_gpu(cluster_run):
+    work, run_id = cluster_run
+    sacct = subprocess.run(["sacct", "-X", "--parsable2", "--noheader", "--name", run_id, "--starttime", "now-1days",
+                            "--format=JobID,Partition,State,AllocTRES"], capture_output=True, text=True, check=True)
+    jobs = [line.split("|") for line in sacct.stdout.strip().splitlines()]
+    assert len(jobs) == 3, sacct.stdout  # gat teacher, gat student, vgae teacher
+    for job_id, partition, state, tres in jobs:
+        assert partition == "gpu" and state == "COMPLETED" and "gres/gpu=1" in tres, (job_id, partition, state, tres)
+    for rule in ("train_teacher", "distill_student"):
+        assert list((work / ".snakemake/slurm_logs" / f"rule_{rule}").rglob("*.log")), rule
+    assert (work / "results/models/synthetic/gat_student/best.ckpt").exists()

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from canguard.evaluation.calibration import calibrate
 from canguard.evaluation.detection import detection_delays, detection_summary, false_alarms_per_hour
 from canguard.evaluation.evaluate import evaluate
 from canguard.evaluation.fusion import fuse
@@ -116,8 +117,32 @@ def test_summary_table_and_markdown():
                "scenarios": evaluate(scores, 0.5, episodes)}
     eff = {("toy", "gat_student"): {"parameters": 123, "cpu": {"latency_ms_batch1": 0.5,
                                                                "throughput_windows_per_s": 9000.0}}}
-    table = summary_rows([metrics], eff)
-    assert list(table["scenario"]) == ["test_01_x", "test_03_y"] and (table["f1"] == 1.0).all()
-    assert table["parameters"].tolist() == [123, 123]
+    calibrated = metrics | {"protocol": "per-recording calibration"}
+    table = summary_rows([calibrated, metrics], eff)
+    assert list(table["protocol"]) == ["validation threshold"] * 2 + ["per-recording calibration"] * 2
+    assert list(table["scenario"])[:2] == ["test_01_x", "test_03_y"] and (table["f1"] == 1.0).all()
+    assert table["parameters"].tolist() == [123] * 4
     md = markdown(table)
     assert "| test_01_x | gat_student | 1.000 |" in md
+    assert "## toy: validation threshold" in md and "## toy: per-recording calibration" in md
+
+
+def test_calibration_standardises_each_recording_against_its_warm_up():
+    # two recordings whose benign levels differ by 100: after calibration both start near 0
+    rows = []
+    for rec, offset in (("known", 0.0), ("unknown", 100.0)):
+        for w in range(20):
+            rows.append({"part": "test_02", "recording": rec, "window": w, "y": int(w >= 15),
+                         "score": offset + (10.0 if w >= 15 else float(w % 3))})
+    table = calibrate(pd.DataFrame(rows), warmup_windows=6, kind="anomaly")
+    assert len(table) == 2 * 14 and table["window"].min() == 6  # warm-up windows excluded
+    for rec, part in table.groupby("recording"):
+        benign, attack = part[part["y"] == 0]["score"], part[part["y"] == 1]["score"]
+        assert benign.abs().max() < 2 and attack.min() > 5, rec
+    # probabilities go through log-odds: a saturated detector keeps its ranking
+    probs = pd.DataFrame({"part": "p", "recording": "r", "window": range(10), "y": [0] * 8 + [1] * 2,
+                          "score": [0.99, 0.991, 0.992, 0.99, 0.991, 0.992, 0.99, 0.991, 0.99999, 0.999999]})
+    out = calibrate(probs, 4, "classifier")
+    assert out["score"].iloc[-1] > out["score"].iloc[-2] > out["score"].iloc[0]
+    with pytest.raises(ValueError):
+        calibrate(probs, 1, "anomaly")

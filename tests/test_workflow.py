@@ -69,7 +69,8 @@ def test_pipeline_trains_teachers_and_students(workflow_run):
 
 def test_pipeline_evaluates_every_scenario_and_writes_the_summary(workflow_run):
     table = (workflow_run / "results/summary.csv").read_text().splitlines()
-    assert len(table) == 1 + 6 * 8  # header, 6 test scenarios x 8 models (6 trained, 2 fusions)
+    # header, then 2 protocols x 6 test scenarios x 8 models (6 trained, 2 fusions)
+    assert len(table) == 1 + 2 * 6 * 8
     assert "| test_02_unknown_vehicle_known_attack | vgae_teacher |" in (workflow_run / "results/summary.md").read_text()
     figures = workflow_run / "results/figures/synthetic"
     assert (figures / "per_attack_f1.png").exists() and (figures / "test_05_suppress/roc_pr.svg").exists()

@@ -25,8 +25,14 @@ STAGE_SOURCES = {
     "shards": ["graphs/builder.py", "graphs/features.py", "graphs/preprocessing.py", "graphs/windows.py",
                "graphs/shards.py", "graphs/stages.py"],
     "train": ["graphs/dataset.py", "graphs/preprocessing.py", "metrics.py", "models", "training"],
-    "evaluate": ["graphs/dataset.py", "metrics.py", "models", "training/run.py", "training/checkpoint.py",
-                 "evaluation"],
+    "score": ["graphs/dataset.py", "models", "training/run.py", "training/checkpoint.py", "evaluation/scoring.py"],
+    "fuse": ["evaluation/fusion.py", "evaluation/thresholds.py"],
+    "episodes": ["evaluation/detection.py"],
+    "evaluate": ["metrics.py", "evaluation/evaluate.py", "evaluation/detection.py", "evaluation/thresholds.py",
+                 "evaluation/calibration.py", "evaluation/stages.py"],
+    "efficiency": ["graphs/dataset.py", "models", "training/run.py", "training/checkpoint.py",
+                   "evaluation/efficiency.py"],
+    "figures": ["evaluation/figures.py", "evaluation/plots.py"],
 }
 
 

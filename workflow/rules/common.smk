@@ -201,7 +201,10 @@ def get_test_recording_parquets(wildcards):
 
 def get_all_metrics(wildcards):
     return [
-        f"results/evaluation/{d}/{m}/metrics.json" for d in get_datasets() for m in get_evaluated_models(d)
+        f"results/evaluation/{d}/{m}/{name}.json"
+        for d in get_datasets()
+        for m in get_evaluated_models(d)
+        for name in ("metrics", "metrics_calibrated")
     ]
 
 

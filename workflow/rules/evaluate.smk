@@ -10,7 +10,7 @@ rule score:
         scores="results/scores/{dataset}/{model}.parquet",
     params:
         parts=lambda wildcards: ["val", *get_test_parts(wildcards.dataset)],
-        code=code_version("evaluate"),
+        code=code_version("score"),
     wildcard_constraints:
         model=r"(gat|vgae)_(teacher|student|student_scratch)",
     log:
@@ -27,7 +27,7 @@ rule fuse:
         scores="results/scores/{dataset}/fusion_{role}.parquet",
         stacker="results/evaluation/{dataset}/fusion_{role}/stacker.json",
     params:
-        code=code_version("evaluate"),
+        code=code_version("fuse"),
     log:
         "logs/fuse/{dataset}/fusion_{role}.log",
     script:
@@ -43,7 +43,7 @@ rule attack_episodes:
         recordings=lambda wildcards: [e["key"] for e in get_recordings(wildcards.dataset, role="test")],
         attacks=lambda wildcards: [e["attack"] for e in get_recordings(wildcards.dataset, role="test")],
         max_gap_s=config["evaluation"]["episode_max_gap_s"],
-        code=code_version("evaluate"),
+        code=code_version("episodes"),
     log:
         "logs/evaluate/{dataset}/attack_episodes.log",
     script:
@@ -57,8 +57,10 @@ rule evaluate:
     output:
         metrics="results/evaluation/{dataset}/{model}/metrics.json",
         threshold="results/evaluation/{dataset}/{model}/threshold.json",
+        calibrated="results/evaluation/{dataset}/{model}/metrics_calibrated.json",
     params:
         quantile=config["evaluation"]["anomaly_quantile"],
+        warmup_windows=config["evaluation"]["calibration_windows"],
         code=code_version("evaluate"),
     log:
         "logs/evaluate/{dataset}/{model}.log",
@@ -75,7 +77,7 @@ rule efficiency:
         efficiency="results/evaluation/{dataset}/{model}/efficiency.json",
     params:
         settings=config["evaluation"]["efficiency"],
-        code=code_version("evaluate"),
+        code=code_version("efficiency"),
     wildcard_constraints:
         model=r"(gat|vgae)_(teacher|student|student_scratch)",
     threads: workflow.cores
@@ -120,7 +122,7 @@ rule figures:
     params:
         evaluated=get_evaluated_models(),
         trained=get_models(),
-        code=code_version("evaluate"),
+        code=code_version("figures"),
     log:
         "logs/figures/{dataset}.log",
     script:

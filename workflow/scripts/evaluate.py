@@ -12,4 +12,6 @@ run_evaluation(
     snakemake.output.metrics,
     snakemake.output.threshold,
     snakemake.params.quantile,
+    out_calibrated=snakemake.output.calibrated,
+    warmup_windows=snakemake.params.warmup_windows,
 )

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from canguard.frames import UNKNOWN_LABEL, Frames
 from canguard.ingest.hexcodec import NIBBLE, decode_hex_id, decode_hex_payload, fixed_width
 from canguard.ingest.lines import (
-    LineChecks, as_mask, empty_lines, parse_float, read_lines, refuse_if_nothing_kept, regex_groups,
+    as_mask, match_lines, parse_float, refuse_if_nothing_kept,
 )
 from canguard.ingest.result import ReadResult
 
@@ -35,11 +35,7 @@ CAN_ERR_FLAG = 0x20000000
 
 
 def read_candump(path: str | Path, label: int = UNKNOWN_LABEL) -> ReadResult:
-    lines = read_lines(path)
-    checks = LineChecks(lines, np.arange(1, len(lines) + 1))
-    checks.reject(empty_lines(lines), "empty line")
-    matched, g = regex_groups(lines, LINE_RE)
-    checks.reject(~matched, f"expected {EXPECTED}")
+    lines, checks, g = match_lines(path, LINE_RE, EXPECTED)
 
     timestamp, ts_ok = parse_float(g["timestamp"])
     checks.reject(~ts_ok, "timestamp in parentheses is not a number")

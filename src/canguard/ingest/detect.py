@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from canguard.ingest import candump, hcrl_ch, pythoncan

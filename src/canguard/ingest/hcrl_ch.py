@@ -36,10 +36,10 @@ import pyarrow.compute as pc
 from canguard.frames import Frames
 from canguard.ingest.hexcodec import NIBBLE, decode_hex_id, decode_hex_payload, string_buffers
 from canguard.ingest.lines import (
-    Fields, LineChecks, as_mask, empty_lines, parse_float, parse_uint, read_lines, refuse_if_nothing_kept,
-    regex_groups,
+    Fields, LineChecks, as_mask, empty_lines, match_lines, parse_float, parse_uint, read_lines,
+    refuse_if_nothing_kept,
 )
-from canguard.ingest.result import NotCanDataError, ReadResult
+from canguard.ingest.result import ReadResult
 
 CSV_FORMAT = "hcrl_ch_csv"
 TXT_FORMAT = "hcrl_ch_txt"
@@ -113,11 +113,7 @@ def read_hcrl_ch_csv(path: str | Path) -> ReadResult:
 
 
 def read_hcrl_ch_txt(path: str | Path) -> ReadResult:
-    lines = read_lines(path)
-    checks = LineChecks(lines, np.arange(1, len(lines) + 1))
-    checks.reject(empty_lines(lines), "empty line")
-    matched, g = regex_groups(lines, TXT_LINE_RE)
-    checks.reject(~matched, f"expected {TXT_EXPECTED}")
+    lines, checks, g = match_lines(path, TXT_LINE_RE, TXT_EXPECTED)
 
     timestamp, ts_ok = parse_float(g["timestamp"])
     checks.reject(~ts_ok, "Timestamp is not a number")

@@ -9,7 +9,7 @@ stripped, and a final line without ``\\n`` still counts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -165,6 +165,20 @@ def regex_groups(lines: pa.Array, pattern: str) -> tuple[np.ndarray, dict[str, p
     return matched, groups
 
 
+def match_lines(path, pattern: str, expected: str) -> tuple[pa.Array, "LineChecks", dict[str, pa.Array]]:
+    """Read a line-per-message log and match ``pattern`` on every line.
+
+    Returns the lines, their checks (empty and non-matching lines already
+    rejected, the latter with "expected <expected>") and the named groups.
+    """
+    lines = read_lines(path)
+    checks = LineChecks(lines, np.arange(1, len(lines) + 1))
+    checks.reject(empty_lines(lines), "empty line")
+    matched, groups = regex_groups(lines, pattern)
+    checks.reject(~matched, f"expected {expected}")
+    return lines, checks, groups
+
+
 def refuse_if_nothing_kept(path, checks: LineChecks, expected: str) -> None:
     """A file whose every line is rejected is not this format: raise at its first line."""
     if len(checks.kept) == 0:
@@ -177,5 +191,5 @@ def refuse_if_nothing_kept(path, checks: LineChecks, expected: str) -> None:
 __all__ = [
     "split_lines", "read_lines", "Fields", "LineChecks", "REJECTS_SCHEMA",
     "parse_float", "parse_uint", "strip_bytes", "string_buffers", "as_mask", "empty_lines",
-    "regex_groups", "refuse_if_nothing_kept",
+    "regex_groups", "refuse_if_nothing_kept", "match_lines",
 ]

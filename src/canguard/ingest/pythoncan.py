@@ -146,13 +146,19 @@ def _text_lines(path: Path) -> list[str]:
     return lines
 
 
-def _read_text_log(path: str | Path, reader_cls, fmt: str, looks_like, expected: str, label: int) -> ReadResult:
-    path = Path(path)
-    head = path.open("rb").read(SNIFF_BYTES)
+def _sniff(path: Path, looks_like, expected: str) -> None:
+    """Refuse an empty file or one whose first bytes are not this format, naming the file."""
+    with path.open("rb") as f:
+        head = f.read(SNIFF_BYTES)
     if not head:
         raise NotCanDataError(f"{path}: empty file, expected {expected}")
     if not looks_like(head):
         raise NotCanDataError(f"{path}:1: expected {expected}")
+
+
+def _read_text_log(path: str | Path, reader_cls, fmt: str, looks_like, expected: str, label: int) -> ReadResult:
+    path = Path(path)
+    _sniff(path, looks_like, expected)
     texts = _text_lines(path)
     numbers = list(range(1, len(texts) + 1))
     got = _Collected()
@@ -206,11 +212,7 @@ def read_trc(path: str | Path, label: int = UNKNOWN_LABEL) -> ReadResult:
 
 def read_blf(path: str | Path, label: int = UNKNOWN_LABEL) -> ReadResult:
     path = Path(path)
-    head = path.open("rb").read(SNIFF_BYTES)
-    if not head:
-        raise NotCanDataError(f"{path}: empty file, expected a Vector BLF log (magic 'LOGG')")
-    if not looks_like_blf(head):
-        raise NotCanDataError(f"{path}:1: expected a Vector BLF log (magic 'LOGG')")
+    _sniff(path, looks_like_blf, "a Vector BLF log (magic 'LOGG')")
     got = _Collected()
     try:
         with can.BLFReader(str(path)) as reader:

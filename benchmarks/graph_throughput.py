@@ -6,10 +6,13 @@
 Input: real hcrl_sa recordings (Kia DoS and fuzzing, 431,891 messages) when
 ../shared/datasets/hcrl_sa is present, the synthetic vehicle otherwise, written
 to parquet in the canonical schema first.  Timed: reading the parquet, building
-the window graphs (W = S = 100), applying vocabulary and normalisation, writing
-shards, as the workflow does.  The naive reference (one window at a time,
-pandas group-by per ID, Python edge list) runs in the same process on the first
-20,000 messages, and the ratio of messages per second is reported.
+the window graphs (W = S = 100) with the features relative to the vehicle's
+profile, applying vocabulary and normalisation, writing shards, as the shards
+rule does.  In the same run: the builder alone with and without the profile
+(what the relative features cost), and the naive reference (one window at a
+time, pandas group-by per ID, Python edge list) on the first 20,000 messages
+without profile and on the first 2,000 with it (its relative features scan the
+recording back per message); the ratios of messages per second are reported.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from canguard.graphs.builder import build_window_graphs
 from canguard.graphs.preprocessing import fit_preprocessing
 from canguard.graphs.reference import build_window_graphs_reference
 from canguard.graphs.shards import ShardWriter
-from canguard.graphs.windows import build_recording_windows, load_window_graphs
+from canguard.graphs.windows import read_recording
+from canguard.profiles import fit_profile
 from canguard.schema import frames_to_table, write_messages
 
 from ingest_throughput import HCRL_SA, machine, pin_one_core
@@ -57,8 +61,10 @@ def run() -> dict:
             path = tmp / f"rec{i}.parquet"
             write_messages(path, frames_to_table(f, np.arange(len(f)), "dos", str(path), {"key": f"r/{i}"}))
             parquets.append(path)
-        # vocabulary and normalisation are fitted once, before (a separate rule in the workflow)
-        graphs0 = build_window_graphs(frames[0], SIZE, STRIDE)
+        # the vehicle profile, vocabulary and normalisation are fitted once, before (rules of their own)
+        benign = frames[0].take(frames[0].label == 0)
+        profile = fit_profile([benign], SIZE, "kia")
+        graphs0 = build_window_graphs(frames[0], SIZE, STRIDE, [profile])
         prep = fit_preprocessing([("r", graphs0, np.full(graphs0.num_graphs, "train"))])
 
         best = float("inf")
@@ -66,11 +72,18 @@ def run() -> dict:
             t0 = time.perf_counter()
             writer = ShardWriter(tmp / "shards", prep, graphs_per_shard=4096)
             for i, path in enumerate(parquets):
-                build_recording_windows(path, SIZE, STRIDE, tmp / f"g{i}.pt", tmp / f"w{i}.parquet")
-                graphs, info = load_window_graphs(tmp / f"g{i}.pt")
-                writer.add(info["recording"], "", graphs, np.arange(graphs.num_graphs), "dos")
+                recording, meta = read_recording(path)
+                graphs = build_window_graphs(recording, SIZE, STRIDE, [profile])
+                writer.add(meta["key"], "", graphs, np.arange(graphs.num_graphs), "dos", "kia")
             manifest = writer.close()
             best = min(best, time.perf_counter() - t0)
+
+        builder = {}
+        for name, profiles in (("with_profile", [profile]), ("without_profile", None)):
+            t0 = time.perf_counter()
+            for f in frames:
+                build_window_graphs(f, SIZE, STRIDE, profiles)
+            builder[name] = messages / (time.perf_counter() - t0)
 
         sample = frames[0].take(np.arange(20_000))
         t0 = time.perf_counter()
@@ -79,6 +92,13 @@ def run() -> dict:
         t0 = time.perf_counter()
         build_window_graphs(sample, SIZE, STRIDE)
         fast_sample = time.perf_counter() - t0
+        small = frames[0].take(np.arange(2_000))
+        t0 = time.perf_counter()
+        build_window_graphs_reference(small, SIZE, STRIDE, [profile])
+        naive_profile = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        build_window_graphs(small, SIZE, STRIDE, [profile])
+        fast_profile = time.perf_counter() - t0
 
     pipeline_rate = messages / best
     naive_rate = len(sample) / naive
@@ -87,9 +107,13 @@ def run() -> dict:
         "window_size": SIZE, "window_stride": STRIDE, "graphs": manifest["num_graphs"],
         "parquet_to_shards_seconds": round(best, 3),
         "parquet_to_shards_messages_per_second": round(pipeline_rate),
+        "builder_with_profile_messages_per_second": round(builder["with_profile"]),
+        "builder_without_profile_messages_per_second": round(builder["without_profile"]),
         "naive_reference_messages_per_second": round(naive_rate),
         "builder_only_on_naive_sample_messages_per_second": round(len(sample) / fast_sample),
         "speedup_pipeline_vs_naive_builder": round(pipeline_rate / naive_rate, 1),
+        "naive_reference_with_profile_messages_per_second": round(len(small) / naive_profile),
+        "speedup_builder_vs_naive_with_profile": round(naive_profile / fast_profile, 1),
     }
 
 

@@ -24,8 +24,9 @@ def check_written(paths, out_base: Path) -> None:
     assert "<svg" in svg.read_text()
 
 
-def fake_scores(rng, separation: float, *, n_rec: int = 2, n_win: int = 300) -> pd.DataFrame:
-    """Windows of 1 s in several parts; attack windows inside one or two episodes per recording."""
+def fake_scores(rng, separation: float, *, n_rec: int = 2, n_win: int = 300, threshold: float = 1.5) -> pd.DataFrame:
+    """An alarms table: windows of 1 s in several parts, attack windows inside one or two episodes per
+    recording, judged by one threshold."""
     rows = []
     for part in ["val", *SCENARIOS]:
         for r in range(n_rec):
@@ -38,9 +39,10 @@ def fake_scores(rng, separation: float, *, n_rec: int = 2, n_win: int = 300) -> 
             atype = np.where(y == 1, "dos" if r == 0 else "fuzzy", "none")
             score = rng.normal(0.0, 1.0, n_win) + separation * y
             rows.append(pd.DataFrame({
-                "part": part, "recording": rec, "window": np.arange(n_win), "t_start": t,
+                "protocol": "enrolled", "part": part, "recording": rec, "window": np.arange(n_win), "t_start": t,
                 "t_end": t + 1.0, "y": y, "attack_type": atype, "attack_frac": y.astype(float),
-                "score": score}))
+                "excluded": np.arange(n_win) < 5, "score": score, "threshold": threshold,
+                "margin": score - threshold, "alarm": score >= threshold}))
     return pd.concat(rows, ignore_index=True)
 
 
@@ -157,20 +159,20 @@ def test_roc_pr_single_class_does_not_crash(tmp_path, rng):
     # a scenario with no rows at all
     check_written(F.roc_pr_curves(scores, "test_99_missing", tmp_path / "none"), tmp_path / "none")
     # and the other figures on the single-class scenario
-    check_written(F.score_histograms(benign_only, SCENARIOS[0], 1.0, tmp_path / "h1",
+    check_written(F.score_histograms(benign_only, SCENARIOS[0], tmp_path / "h1",
                                      model="gat_student"), tmp_path / "h1")
 
 
 def test_score_histograms(tmp_path, rng):
     scores = fake_scores(rng, 3.0)
     out = tmp_path / "hist"
-    check_written(F.score_histograms(scores, SCENARIOS[0], 1.5, out, model="gat_teacher",
+    check_written(F.score_histograms(scores, SCENARIOS[0], out, model="gat_teacher",
                                      dataset="hcrl_sa"), out)
-    # heavy-tailed positive scores (reconstruction errors) -> log axes
-    skewed = scores.assign(score=np.exp(2.5 * scores["score"]))
-    out = tmp_path / "hist_log"
-    check_written(F.score_histograms(skewed, SCENARIOS[0], float(np.exp(3.75)), out,
-                                     model="vgae_teacher"), out)
+    # what the histogram shows is the alarms table's alarm column, outside the excluded windows
+    counts = F.alarm_counts(scores, SCENARIOS[0])
+    rows = scores[(scores["part"] == SCENARIOS[0]) & ~scores["excluded"]]
+    assert counts == {"alarms": int(rows["alarm"].sum()), "false_alarms": int((rows["alarm"] & (rows["y"] == 0)).sum()),
+                      "windows": len(rows)}
 
 
 def test_per_attack_f1(tmp_path, rng):
@@ -195,7 +197,7 @@ def test_score_timeline(tmp_path, rng):
                              "start": [t0 + 80, t0 + 200, t0], "end": [t0 + 120, t0 + 230, t0 + 5],
                              "attack_type": ["dos", "fuzzy", "dos"]})
     out = tmp_path / "timeline"
-    check_written(F.score_timeline(scores, rec, 1.5, episodes, out, model="gat_teacher",
+    check_written(F.score_timeline(scores, rec, episodes, out, model="gat_teacher",
                                    dataset="hcrl_sa"), out)
 
 

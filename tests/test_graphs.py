@@ -10,11 +10,12 @@ from hypothesis import strategies as st
 from canguard.frames import Frames
 from canguard.graphs.builder import build_window_graphs, select_graphs, window_starts
 from canguard.graphs.dataset import GraphShards, UnknownIdDropout, batch_from_shard
-from canguard.graphs.features import NODE_FEATURES, NUM_NODE_FEATURES
+from canguard.graphs.features import NODE_FEATURES, NUM_NODE_FEATURES, UNSCALED_FEATURES
 from canguard.graphs.preprocessing import UNKNOWN_ID, fit_preprocessing
 from canguard.graphs.reference import build_window_graphs_reference
 from canguard.graphs.shards import ShardWriter
 from canguard.graphs.split import assign_time_blocks, split_training_windows
+from canguard.profiles import fit_profile
 
 
 def random_recording(rng: np.random.Generator, n: int, num_ids: int = 6, attack_rate: float = 0.1) -> Frames:
@@ -43,10 +44,29 @@ def test_vectorised_builder_equals_reference(seed, n, size, stride, num_ids):
                         build_window_graphs_reference(frames, size, stride))
 
 
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 250), size=st.integers(2, 30),
+       stride=st.integers(1, 40), num_ids=st.integers(1, 6))
+def test_relative_features_equal_reference(seed, n, size, stride, num_ids):
+    """Features against vehicle profiles (two profiles and no profile, window by window)."""
+    rng = np.random.default_rng(seed)
+    frames = random_recording(rng, n, num_ids)
+    slow = random_recording(rng, 400, max(1, num_ids - 1))
+    slow.payload[:, :3] //= 64  # low-cardinality bytes, so unseen values and changes count
+    frames.payload[:, :3] //= 48
+    profiles = [fit_profile([slow], 10, "a"), fit_profile([frames.take(np.arange(n // 2))], 10, "b")]
+    window_profile = rng.integers(-1, 2, size=len(window_starts(n, size, stride)))
+    assert_graphs_equal(build_window_graphs(frames, size, stride, profiles, window_profile),
+                        build_window_graphs_reference(frames, size, stride, profiles, window_profile))
+
+
 def test_builder_on_real_traffic_equals_reference(hcrl_sa_sample):
     from canguard.ingest.cantt import read_cantt_csv
     frames = read_cantt_csv(hcrl_sa_sample / "test_01_known_vehicle_known_attack" / "fuzzing-kia.csv").frames
-    assert_graphs_equal(build_window_graphs(frames, 100, 50), build_window_graphs_reference(frames, 100, 50))
+    benign = read_cantt_csv(hcrl_sa_sample / "train_01_attack_free" / "attack-free-kia.csv").frames
+    profiles = [fit_profile([benign], 100, "kia")]
+    assert_graphs_equal(build_window_graphs(frames, 100, 50, profiles),
+                        build_window_graphs_reference(frames, 100, 50, profiles))
 
 
 def test_window_count_and_tail():
@@ -115,7 +135,7 @@ def test_split_keeps_attacks_in_both_parts_and_recording_method():
 
 def _fitted(rng):
     frames = random_recording(rng, 2000, attack_rate=0.0)
-    graphs = build_window_graphs(frames, 50, 50)
+    graphs = build_window_graphs(frames, 50, 50, [fit_profile([frames.take(np.arange(1000))], 50, "v")])
     part = np.array(["train"] * 30 + ["val"] * 10)
     return frames, graphs, part
 
@@ -131,7 +151,9 @@ def test_normalisation_and_vocabulary_come_from_benign_training_windows_only():
     poisoned.node_can_id = np.where(attack_or_val, 0x555, poisoned.node_can_id)
     prep = fit_preprocessing([("r", poisoned, part)])
     clean = select_graphs(graphs, (part == "train") & (graphs.y == 0))
-    np.testing.assert_allclose(prep.node_mean, clean.x.mean(axis=0), rtol=1e-6, atol=1e-9)
+    expected = clean.x.mean(axis=0)
+    expected[[NODE_FEATURES.index(f) for f in UNSCALED_FEATURES]] = 0.0  # 0/1 flags are not scaled
+    np.testing.assert_allclose(prep.node_mean, expected, rtol=1e-5, atol=1e-9)
     assert 0x555 not in prep.vocabulary.tolist()
     assert prep.fitted_on["benign_train_windows"] == 25
 

@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch_geometric.data import Batch, Data
 
+from canguard.graphs.features import NUM_NODE_FEATURES
 from canguard.models import (
     GATDistiller, VGAEDistiller, VGAEOutput, build_model, class_weights, count_parameters,
     distillation_kl, focal_loss, gat_distillation_loss, layer_map, within_graph_negatives,
@@ -14,7 +15,7 @@ NUM_IDS = 12
 
 
 def random_batch(num_graphs: int = 5, seed: int = 0) -> Batch:
-    """Random directed window graphs with self-loops, 46 node / 2 edge features, mixed labels."""
+    """Random directed window graphs with self-loops, NUM_NODE_FEATURES node / 2 edge features, mixed labels."""
     g = torch.Generator().manual_seed(seed)
     graphs = []
     for i in range(num_graphs):
@@ -22,7 +23,7 @@ def random_batch(num_graphs: int = 5, seed: int = 0) -> Batch:
         e = int(torch.randint(n, 3 * n, (1,), generator=g))
         ei = torch.randint(0, n, (2, e), generator=g)
         ei = torch.unique(torch.cat([ei, torch.arange(n).repeat(2, 1)[:, :1]], 1), dim=1)
-        graphs.append(Data(x=torch.randn(n, 46, generator=g), edge_index=ei,
+        graphs.append(Data(x=torch.randn(n, NUM_NODE_FEATURES, generator=g), edge_index=ei,
                            edge_attr=torch.randn(ei.size(1), 2, generator=g),
                            node_id=torch.randint(0, NUM_IDS, (n,), generator=g), y=torch.tensor([i % 2])))
     batch = Batch.from_data_list(graphs)
@@ -67,7 +68,7 @@ def test_vgae_shapes(batch, role):
     n = batch.num_nodes
     for t in (out.mu, out.logvar, out.z):
         assert t.shape == (n, m.latent)
-    assert out.x_hat.shape == (n, 46) and out.id_logits.shape == (n, NUM_IDS)
+    assert out.x_hat.shape == (n, NUM_NODE_FEATURES) and out.id_logits.shape == (n, NUM_IDS)
     total, parts = m.loss(out, batch.x, batch.edge_index, batch.node_id, batch.batch, kl_weight=0.1)
     assert total.dim() == 0 and torch.isfinite(total)
     assert set(parts) == {"feature", "id", "edge", "kl", "total"} and all(isinstance(v, float) for v in parts.values())
@@ -208,7 +209,7 @@ def test_vgae_distillation(batch):
     dist = VGAEDistiller.from_models(twin, teacher, identity_init=True)
     s, t = twin(*inputs(batch)), teacher(*inputs(batch))
     own = twin.loss(s, batch.x, batch.edge_index, batch.node_id, batch.batch)[0]
-    loss, parts = dist(s, t, own, w_latent=1.0, w_recon=1.0, T=2.0)
+    loss, parts = dist(s, t, own, alpha=1.0, beta=1.0, T=2.0)
     assert parts["latent"] == 0.0 and parts["recon_feature"] == 0.0 and parts["recon_id"] == 0.0
     assert torch.equal(loss, own)
 
@@ -223,6 +224,48 @@ def test_vgae_distillation(batch):
     assert all(p.grad is None for p in teacher.parameters())
     assert dist.latent_proj.weight.grad.abs().sum() > 0
     assert student.to_mu.weight.grad.abs().sum() > 0
+
+
+def test_models_without_id_embedding_ignore_the_id(batch):
+    """id_dim 0: no embedding, no ID decoder; the node IDs change nothing."""
+    other = batch.node_id.flip(0)
+    gat = build_model("gat", "student", NUM_IDS, {"id_dim": 0}).eval()
+    assert gat.encoder.id_embedding is None
+    args = inputs(batch)
+    assert torch.equal(gat(*args), gat(args[0], args[1], args[2], other, args[4]))
+    vgae = build_model("vgae", "student", NUM_IDS, {"id_dim": 0}).eval()
+    out = vgae(*args)
+    assert out.id_logits.shape == (batch.num_nodes, 0) and vgae.to_id is None
+    loss, parts = vgae.loss(out, batch.x, batch.edge_index, batch.node_id, batch.batch)
+    assert parts["id"] == 0.0 and torch.isfinite(loss)
+    score = vgae.anomaly_score(*args)
+    assert torch.equal(score, vgae.anomaly_score(args[0], args[1], args[2], other, args[4]))
+
+
+def test_vgae_distillation_honours_temperature_alpha_and_beta(batch):
+    teacher = build_model("vgae", "teacher", NUM_IDS).eval()
+    student = build_model("vgae", "student", NUM_IDS)
+    dist = VGAEDistiller.from_models(student, teacher)
+    s, t = student(*inputs(batch)), teacher(*inputs(batch))
+    own = student.loss(s, batch.x, batch.edge_index, batch.node_id, batch.batch)[0]
+    none, parts = dist(s, t, own, alpha=0.0, beta=0.0, T=1.0)
+    assert torch.equal(none, own)
+    strong, strong_parts = dist(s, t, own, alpha=1.0, beta=5.0, T=10.0)
+    assert float(strong) == pytest.approx(float(own) + 5.0 * strong_parts["latent"]
+                                          + strong_parts["recon_feature"] + strong_parts["recon_id"], rel=1e-5)
+    assert strong_parts["recon_id"] != parts["recon_id"]  # T softens the teacher's ID distribution
+
+
+def test_gat_distillation_uses_the_given_hard_loss(batch):
+    teacher = build_model("gat", "teacher", NUM_IDS).eval()
+    student = build_model("gat", "student", NUM_IDS)
+    dist = GATDistiller.from_models(student, teacher)
+    s_out, s_aux = student(*inputs(batch), return_hidden=True)
+    t_out, t_aux = teacher(*inputs(batch), return_hidden=True)
+    _, ce = dist(s_out, s_aux, t_out, t_aux, batch.y)
+    _, focal = dist(s_out, s_aux, t_out, t_aux, batch.y, hard_loss=lambda lg, y: focal_loss(lg, y, gamma=2.0))
+    assert focal["ce"] == pytest.approx(float(focal_loss(s_out, batch.y, gamma=2.0)), rel=1e-6)
+    assert focal["ce"] < ce["ce"]  # focal down-weights what is already right
 
 
 # ---------------------------------------------------------------- plain losses

@@ -12,7 +12,7 @@ import pytest
 from canguard.frames import Frames
 from canguard.simulate import (
     ATTACKS, RecordingPlan, SyntheticSpec, apply_attack, benign_traffic, generate_recording,
-    make_vehicle, plan_intervals, plan_recordings, vehicle_profile, write_cantt_csv, write_recording,
+    make_vehicle, plan_intervals, plan_recordings, synthetic_vehicle, write_cantt_csv, write_recording,
 )
 from canguard.simulate.vehicle import Checksum, Counter, fill_checksum, read_field
 
@@ -27,7 +27,7 @@ def _plan(spec: SyntheticSpec, attack: str, vehicle: str | None = None) -> Recor
 
 @pytest.fixture(scope="module")
 def alpha():
-    return vehicle_profile(SPEC, "alpha")
+    return synthetic_vehicle(SPEC, "alpha")
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_from_config_defaults_lists_and_unknown_keys():
 
 def test_default_dataset_size_is_about_1_3_million_messages():
     spec = SyntheticSpec()
-    benign_total = sum(vehicle_profile(spec, p.vehicle).message_rate * spec.duration_s
+    benign_total = sum(synthetic_vehicle(spec, p.vehicle).message_rate * spec.duration_s
                        for p in plan_recordings(spec))
     assert 1.1e6 < benign_total < 1.45e6
 
@@ -119,7 +119,7 @@ def test_same_plan_and_spec_give_identical_bytes(tmp_path):
 
 def test_vehicle_profile_depends_on_seed_and_name_only():
     assert make_vehicle("alpha", 7) == make_vehicle("alpha", 7)
-    assert vehicle_profile(SPEC, "alpha") == vehicle_profile(dataclasses.replace(SPEC, duration_s=60), "alpha")
+    assert synthetic_vehicle(SPEC, "alpha") == synthetic_vehicle(dataclasses.replace(SPEC, duration_s=60), "alpha")
     assert not np.array_equal(make_vehicle("alpha", 7).ids, make_vehicle("bravo", 7).ids)
     assert not np.array_equal(make_vehicle("alpha", 7).ids, make_vehicle("alpha", 8).ids)
 
@@ -127,7 +127,7 @@ def test_vehicle_profile_depends_on_seed_and_name_only():
 def test_known_vehicle_is_the_same_in_train_and_test():
     train = generate_recording(_plan(SPEC, "none", "alpha"), SPEC)
     test = generate_recording(_plan(SPEC, "malfunction", "alpha"), SPEC)
-    vehicle = vehicle_profile(SPEC, "alpha")
+    vehicle = synthetic_vehicle(SPEC, "alpha")
     assert set(np.unique(train.can_id)) == set(vehicle.ids) == set(np.unique(test.can_id))
     dlc_of = {s.can_id: s.dlc for s in vehicle.senders}
     for frames in (train, test):
@@ -138,7 +138,7 @@ def test_known_vehicle_is_the_same_in_train_and_test():
 
 @pytest.mark.parametrize("name", ["alpha", "bravo", "charlie"])
 def test_vehicle_profile_is_realistic(name):
-    vehicle = vehicle_profile(SPEC, name)
+    vehicle = synthetic_vehicle(SPEC, name)
     assert 30 <= len(vehicle.senders) <= 100
     assert np.all(vehicle.ids <= 0x7FF) and len(np.unique(vehicle.ids)) == len(vehicle.ids)
     assert abs(vehicle.message_rate - SPEC.message_rate) <= 0.05 * SPEC.message_rate

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,43 +40,73 @@ def test_pipeline_runs_through_ingest(workflow_run):
         assert (workflow_run / "logs/ingest/synthetic" / f"{rec['recording']}.log").exists()
 
 
-def test_pipeline_builds_graph_shards_per_part(workflow_run):
+SCENARIOS = ["test_01_known_vehicle_known_attack", "test_02_unknown_vehicle_known_attack",
+             "test_03_known_vehicle_unknown_attack", "test_04_unknown_vehicle_unknown_attack",
+             "test_05_suppress", "test_06_masquerade"]
+
+
+def test_pipeline_profiles_and_enrols_every_vehicle(workflow_run):
+    profiles = workflow_run / "results/profiles/synthetic"
+    assert sorted(p.stem for p in (profiles / "training").iterdir()) == ["alpha", "bravo"]
+    assert sorted(p.stem for p in (profiles / "enrolled").iterdir()) == ["alpha", "bravo", "charlie"]
+    alpha = json.loads((profiles / "training/alpha.json").read_text())
+    assert len(alpha["folds"]) == 4 and alpha["profile"]["num_ids"] >= 30
+    charlie = json.loads((profiles / "enrolled/charlie.json").read_text())["report"]
+    # charlie has no attack-free recording: the first 0.3 s of each of its 5 recordings
+    assert charlie["source"] == "prefix" and charlie["recordings"] == 5 and charlie["attack_messages"] == 0
+    assert charlie["seconds"] == pytest.approx(5 * 0.3, abs=0.05)
+    assert json.loads((profiles / "enrolled/alpha.json").read_text())["report"]["source"] == "attack_free"
+
+
+def test_pipeline_builds_graph_shards_per_part_and_protocol(workflow_run):
     shards = workflow_run / "results/shards/synthetic"
-    parts = sorted(p.name for p in shards.iterdir())
-    assert parts == ["test_01_known_vehicle_known_attack", "test_02_unknown_vehicle_known_attack",
-                     "test_03_known_vehicle_unknown_attack", "test_04_unknown_vehicle_unknown_attack",
-                     "test_05_suppress", "test_06_masquerade", "train", "val"]
+    assert sorted(p.name for p in shards.iterdir()) == ["enrolled", "train", "val", "zero_shot"]
+    assert sorted(p.name for p in (shards / "zero_shot").iterdir()) == SCENARIOS
+    assert sorted(p.name for p in (shards / "enrolled").iterdir()) == ["enrollment", *SCENARIOS]
     train = json.loads((shards / "train/manifest.json").read_text())
     val = json.loads((shards / "val/manifest.json").read_text())
     assert train["num_graphs"] > 0 and val["num_graphs"] > 0
     assert train["class_balance"]["attack"] > 0 and val["class_balance"]["attack"] > 0
     assert train["window_size"] == 100 and train["preprocessing"] == val["preprocessing"]
-    # the unknown vehicle's IDs are not in the vocabulary learnt from the known vehicles
-    unknown_vehicle = json.loads((shards / "test_02_unknown_vehicle_known_attack/manifest.json").read_text())
-    assert unknown_vehicle["unknown_id_share"] > 0.5 > train["unknown_id_share"]
+    unknown = json.loads((shards / "enrolled/test_02_unknown_vehicle_known_attack/manifest.json").read_text())
+    # the unknown vehicle's enrollment prefix is excluded from every metric, in both protocols
+    zero = json.loads((shards / "zero_shot/test_02_unknown_vehicle_known_attack/manifest.json").read_text())
+    assert unknown["excluded_windows"] == zero["excluded_windows"] > 0
+    assert unknown["vehicles"] == ["charlie"] and unknown["enrollment"]["charlie"]["source"] == "prefix"
+    enrollment = json.loads((shards / "enrolled/enrollment/manifest.json").read_text())
+    assert sorted(enrollment["vehicles"]) == ["alpha", "bravo", "charlie"]
 
 
 def test_pipeline_trains_teachers_and_students(workflow_run):
     models = workflow_run / "results/models/synthetic"
     for family in ("gat", "vgae"):
         for role in ("teacher", "student", "student_scratch"):
-            meta = json.loads((models / f"{family}_{role}/best.json").read_text())
-            assert meta["task"]["family"] == family
-            assert (models / f"{family}_{role}/metrics.csv").read_text().count("\n") == 1 + 2  # header, 2 epochs
-        student = json.loads((models / f"{family}_student/best.json").read_text())
-        assert student["task"]["distilled_from"] == f"results/models/synthetic/{family}_teacher/best.ckpt"
-        assert json.loads((models / f"{family}_student_scratch/best.json").read_text())["task"]["distilled_from"] is None
+            meta = json.loads((models / f"{family}_{role}/seed0/best.json").read_text())
+            assert meta["task"]["family"] == family and meta["task"]["sizes"]["id_dim"] == 0
+            assert (models / f"{family}_{role}/seed0/metrics.csv").read_text().count("\n") == 1 + 2  # 2 epochs
+        student = json.loads((models / f"{family}_student/seed0/best.json").read_text())
+        assert student["task"]["distilled_from"] == f"results/models/synthetic/{family}_teacher/seed0/best.ckpt"
+        scratch = json.loads((models / f"{family}_student_scratch/seed0/best.json").read_text())
+        assert scratch["task"]["distilled_from"] is None
 
 
-def test_pipeline_evaluates_every_scenario_and_writes_the_summary(workflow_run):
-    table = (workflow_run / "results/summary.csv").read_text().splitlines()
-    # header, then 2 protocols x 6 test scenarios x 8 models (6 trained, 2 fusions)
-    assert len(table) == 1 + 2 * 6 * 8
-    assert "| test_02_unknown_vehicle_known_attack | vgae_teacher |" in (workflow_run / "results/summary.md").read_text()
+def test_pipeline_evaluates_both_protocols_and_writes_the_summary(workflow_run):
+    table = pd.read_csv(workflow_run / "results/summary.csv")
+    # 2 protocols x 6 test scenarios x 9 detectors (rule baseline, 6 trained, 2 fusions), one seed
+    assert len(table) == 2 * 6 * 9 and set(table["protocol"]) == {"zero_shot", "enrolled"}
+    assert set(table["model"]) == {"rules", "gat_teacher", "gat_student", "gat_student_scratch", "vgae_teacher",
+                                   "vgae_student", "vgae_student_scratch", "fusion_teacher", "fusion_student"}
+    md = (workflow_run / "results/summary.md").read_text()
+    assert "## synthetic: enrolled" in md and "## synthetic: zero_shot" in md
+    evaluation = workflow_run / "results/evaluation/synthetic"
+    thresholds = json.loads((evaluation / "vgae_teacher/seed0/thresholds.json").read_text())
+    assert set(thresholds["enrolled"]) == {"alpha", "bravo", "charlie"}
+    assert "benign" in thresholds["zero_shot"]["validation"]["fit_on"]
+    metrics = json.loads((evaluation / "fusion_student/seed0/metrics_enrolled.json").read_text())
+    assert metrics["protocol"] == "enrolled" and set(metrics["scenarios"]) == set(SCENARIOS)
     figures = workflow_run / "results/figures/synthetic"
-    assert (figures / "per_attack_f1.png").exists() and (figures / "test_05_suppress/roc_pr.svg").exists()
-    threshold = json.loads((workflow_run / "results/evaluation/synthetic/vgae_teacher/threshold.json").read_text())
-    assert threshold["fitted_on"] == "val" and "benign" in threshold["rule"]
+    assert (figures / "enrolled/per_attack_f1.png").exists()
+    assert (figures / "zero_shot/test_05_suppress/roc_pr.svg").exists()
 
 
 def test_second_invocation_has_nothing_to_do(workflow_run):
@@ -108,6 +139,7 @@ def test_changed_window_size_reruns_graphs_not_ingest(workflow_run):
     dry = snakemake(workflow_run, "--dry-run", "--configfile", "config/test.yaml", "config/w50.yaml")
     assert dry.returncode == 0, dry.stderr[-3000:]
     jobs = _job_counts(dry.stdout)
-    assert jobs["windows"] == 21 and jobs["split"] == 1 and jobs["preprocessing"] == 1 and jobs["shards"] == 8
+    assert jobs["split"] == 1 and jobs["vehicle_profile"] == 2 and jobs["enroll"] == 3
+    assert jobs["preprocessing"] == 1 and jobs["shards"] == 2 + 2 * 6 + 1  # train, val, 2 protocols, enrollment
     assert jobs["train_teacher"] == 2 and jobs["distill_student"] == 2 and jobs["train_student_scratch"] == 2
     assert "ingest" not in jobs and "simulate" not in jobs and "catalog" not in jobs

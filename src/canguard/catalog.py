@@ -17,6 +17,7 @@ are found by content hash and kept once.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import re
@@ -26,16 +27,24 @@ from pathlib import Path
 SPLIT_RE = re.compile(r"^(train|test)_\d\d(_[A-Za-z0-9_]+)?$")
 RECORDING_SUFFIXES = {".csv", ".log", ".txt", ".asc", ".blf", ".trc"}
 
-# first token of a file name -> attack type; anything else keeps its own name
+# leading words of a file name -> attack type ("none" = attack-free); longest match wins
 ATTACK_ALIASES = {
-    "attack-free": "none", "attackfree": "none", "normal": "none", "benign": "none",
+    "attack-free": "none", "attackfree": "none", "normal": "none", "benign": "none", "accessory": "none",
     "dos": "dos", "flooding": "dos",
     "fuzzing": "fuzzing", "fuzzy": "fuzzing",
     "gear": "spoofing_gear", "rpm": "spoofing_rpm", "speed": "spoofing_speed",
-    "spoofing": "spoofing",
+    "spoofing": "spoofing", "force-neutral": "force_neutral",
     "malfunction": "malfunction", "replay": "replay",
     "suppress": "suppress", "masquerade": "masquerade",
 }
+# words after the attack that qualify it (a driving mode, a timing variant), never a vehicle
+ATTACK_MODIFIERS = {"accessory", "timed"}
+# words that carry nothing (Car-Hacking's "gear_dataset", "normal_run_data")
+FILLER_WORDS = {"dataset", "data", "run"}
+UNKNOWN_VEHICLE = "unknown"
+# vehicle of a recording whose name does not carry one (set_01..set_04: `rpm-accessory-1.csv`)
+TRAINING_VEHICLE = "training_vehicle"
+UNSEEN_VEHICLE = "unseen_vehicle"
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,7 @@ class Recording:
     path: str  # raw file
     attack: str  # normalised attack type, "none" for attack-free
     vehicle: str
+    vehicle_source: str = "name"  # where the vehicle comes from: "name", "folder" or "config"
 
     @property
     def role(self) -> str:
@@ -65,7 +75,12 @@ class Recording:
 
 
 def parse_recording_name(stem: str) -> tuple[str, str]:
-    """(attack, vehicle) from a file stem.
+    """(attack, vehicle) from a file stem; vehicle "unknown" where the name carries none.
+
+    The name is split into words at ``-`` and ``_``; a trailing number is the index of
+    the recording, never a vehicle; the longest known attack at the start gives the
+    attack; modifiers after it (``accessory``, ``timed``) qualify the attack; any other
+    word left is the vehicle.
 
     >>> parse_recording_name("DoS-kia")
     ('dos', 'kia')
@@ -75,19 +90,55 @@ def parse_recording_name(stem: str) -> tuple[str, str]:
     ('spoofing_gear', 'unknown')
     >>> parse_recording_name("normal_run_data")
     ('none', 'unknown')
+    >>> parse_recording_name("rpm-accessory-1")
+    ('spoofing_rpm_accessory', 'unknown')
+    >>> parse_recording_name("accessory-3")
+    ('none', 'unknown')
     """
-    low = stem.lower()
-    for alias in sorted(ATTACK_ALIASES, key=len, reverse=True):
-        if low == alias or low.startswith(alias + "-") or low.startswith(alias + "_"):
-            rest = low[len(alias) + 1:]
-            vehicle = rest if "-" in low[: len(alias) + 1] and rest else "unknown"
-            return ATTACK_ALIASES[alias], vehicle
-    head, _, rest = low.partition("-")
-    return head, (rest or "unknown")
+    words = [w for w in re.split(r"[-_]+", stem.lower()) if w and w not in FILLER_WORDS]
+    while words and words[-1].isdigit():
+        words.pop()
+    attack, rest = None, words
+    for alias in sorted(ATTACK_ALIASES, key=lambda a: -len(a.split("-"))):
+        n = len(alias.split("-"))
+        if words[:n] == alias.split("-"):
+            attack, rest = ATTACK_ALIASES[alias], words[n:]
+            break
+    if attack is None:
+        attack, rest = (words[0], words[1:]) if words else ("unknown", [])
+    modifiers = [w for w in rest if w in ATTACK_MODIFIERS]
+    if modifiers and attack != "none":
+        attack = "_".join([attack, *modifiers])
+    vehicle = "-".join(w for w in rest if w not in ATTACK_MODIFIERS and not w.isdigit())
+    return attack, vehicle or UNKNOWN_VEHICLE
 
 
-def discover(dataset: str, root: str | Path) -> list[Recording]:
+def is_unknown_vehicle_scenario(split: str) -> bool:
+    """A test folder of a vehicle absent from training (can-train-and-test: test_02, test_04)."""
+    return split.startswith("test_") and "unknown_vehicle" in split
+
+
+def resolve_vehicle(split: str, key: str, named: str, overrides: dict[str, str] | None = None) -> tuple[str, str]:
+    """(vehicle, source) of one recording.
+
+    ``overrides`` (config ``datasets.<name>.vehicles``) maps a glob over recording keys
+    (``<split>/<name>``) to a vehicle and wins over everything.  Else the vehicle named
+    in the file name; else, for a name without one, the recordings of an unknown-vehicle
+    scenario folder are one vehicle absent from training (``unseen_vehicle``) and every
+    other recording is of the training vehicle (``training_vehicle``).
+    """
+    for pattern, vehicle in (overrides or {}).items():
+        if fnmatch.fnmatchcase(key, pattern):
+            return str(vehicle), "config"
+    if named != UNKNOWN_VEHICLE:
+        return named, "name"
+    return (UNSEEN_VEHICLE if is_unknown_vehicle_scenario(split) else TRAINING_VEHICLE), "folder"
+
+
+def discover(dataset: str, root: str | Path, vehicles: dict[str, str] | None = None) -> list[Recording]:
     """All recordings under ``root``: training splits first, then test splits, each by name.
+
+    ``vehicles``: glob over recording keys -> vehicle (see :func:`resolve_vehicle`).
 
     Raises FileNotFoundError when the root is missing or holds no recordings.
     """
@@ -99,8 +150,9 @@ def discover(dataset: str, root: str | Path) -> list[Recording]:
     for folder in sorted(folders, key=lambda p: (not p.name.startswith("train"), p.name)):
         for f in sorted(folder.iterdir()):
             if f.is_file() and not f.name.startswith(".") and f.suffix.lower() in RECORDING_SUFFIXES:
-                attack, vehicle = parse_recording_name(f.stem)
-                recordings.append(Recording(dataset, folder.name, f.stem, str(f), attack, vehicle))
+                attack, named = parse_recording_name(f.stem)
+                vehicle, source = resolve_vehicle(folder.name, f"{folder.name}/{f.stem}", named, vehicles)
+                recordings.append(Recording(dataset, folder.name, f.stem, str(f), attack, vehicle, source))
     if not recordings:
         raise FileNotFoundError(
             f"dataset '{dataset}': no recordings under {root} (expected train_0N_*/ and test_0N_*/ "

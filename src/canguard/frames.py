@@ -76,3 +76,17 @@ class Frames:
         """True when every byte beyond ``dlc`` is 0, as the schema requires."""
         beyond = np.arange(8)[None, :] >= self.dlc[:, None]
         return not np.any(self.payload[beyond])
+
+
+def previous_same_id(code: np.ndarray, num_codes: int) -> np.ndarray:
+    """For each message, the index of the previous message with the same ID code (-1 if none).
+
+    ``code`` (n,) holds dense ID codes in [0, num_codes); a stable radix-style sort
+    keeps file order within an ID, so "previous" is the previous in the recording.
+    """
+    dtype = np.uint16 if num_codes <= np.iinfo(np.uint16).max else np.int64
+    order = np.argsort(code.astype(dtype), kind="stable")
+    prev = np.full(len(code), -1, dtype=np.int64)
+    same = code[order[1:]] == code[order[:-1]]
+    prev[order[1:][same]] = order[:-1][same]
+    return prev

@@ -15,25 +15,36 @@ def confusion(y: np.ndarray, pred: np.ndarray) -> dict[str, int]:
             "tn": int(np.sum(~y & ~pred)), "fn": int(np.sum(y & ~pred))}
 
 
-def _div(a: float, b: float) -> float:
-    return float(a / b) if b else 0.0
+NAN = float("nan")
+
+
+def _div(a: float, b: float, empty: float = 0.0) -> float:
+    return float(a / b) if b else empty
 
 
 def binary_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    """Accuracy, precision, recall, F1 and MCC of the attack class, false-positive and -negative rates."""
+    """Accuracy, precision, recall, F1 and MCC of the attack class, false-positive and -negative rates.
+
+    Without attack windows, recall, precision, F1, FNR and MCC are undefined (NaN,
+    reported as n/a): a scenario of benign windows only is judged by its false
+    alarms, never by a 0.000 it could not have avoided.  With attack windows but no
+    alarm, precision, recall and F1 are 0.
+    """
     c = confusion(y, pred)
     tp, fp, tn, fn = c["tp"], c["fp"], c["tn"], c["fn"]
-    precision, recall = _div(tp, tp + fp), _div(tp, tp + fn)
+    has_attacks = tp + fn > 0
+    precision = _div(tp, tp + fp) if has_attacks else NAN
+    recall = _div(tp, tp + fn) if has_attacks else NAN
     denom = np.sqrt(float(tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
     return {
         **c,
         "accuracy": _div(tp + tn, tp + fp + tn + fn),
         "precision": precision,
         "recall": recall,
-        "f1": _div(2 * precision * recall, precision + recall),
-        "mcc": _div(tp * tn - fp * fn, denom),
-        "fpr": _div(fp, fp + tn),
-        "fnr": _div(fn, fn + tp),
+        "f1": _div(2 * tp, 2 * tp + fp + fn) if has_attacks else NAN,
+        "mcc": _div(tp * tn - fp * fn, denom) if has_attacks and tn + fp > 0 else NAN,
+        "fpr": _div(fp, fp + tn, NAN),
+        "fnr": _div(fn, fn + tp) if has_attacks else NAN,
     }
 
 

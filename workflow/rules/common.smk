@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 from canguard.catalog import discover, unique_recordings
+from canguard.profiles.enrollment import plan_enrollment
 from canguard.provenance import code_version
 from canguard.simulate import SyntheticSpec, plan_recordings
 
@@ -12,9 +13,11 @@ wildcard_constraints:
     dataset=r"[A-Za-z0-9_\-]+",
     split=r"(train|test)_\d\d[A-Za-z0-9_]*",
     recording=r"[^/]+",
-    part=r"train|val|test_\d\d[A-Za-z0-9_]*",
+    part=r"train|val|(zero_shot|enrolled)/test_\d\d[A-Za-z0-9_]*|enrolled/enrollment",
     family=r"gat|vgae",
     role=r"teacher|student|student_scratch",
+    vehicle=r"[^/]+",
+    seed=r"\d+",
 
 
 def get_dataset(name):
@@ -45,7 +48,7 @@ def get_raw_recordings(wildcards):
     ds = get_dataset(wildcards.dataset)
     if ds["synthetic"]:
         return [f"{ds['root']}/{p.split}/{p.name}.csv" for p in plan_recordings(get_synthetic_spec())]
-    return [rec.path for rec in discover(wildcards.dataset, ds["root"])]
+    return [rec.path for rec in discover(wildcards.dataset, ds["root"], ds.get("vehicles"))]
 
 
 def get_catalog(dataset):
@@ -74,8 +77,6 @@ def get_ingest_reports(wildcards):
     ]
 
 
-
-
 def get_recordings(dataset, role=None, scenario=None):
     """Unique recordings of a dataset (catalog entries), optionally of one role or scenario."""
     return [
@@ -85,34 +86,86 @@ def get_recordings(dataset, role=None, scenario=None):
     ]
 
 
+def get_scenarios(dataset):
+    """Test scenarios of a dataset: one per test folder."""
+    return sorted({e["scenario"] for e in get_recordings(dataset, role="test")})
+
+
+def get_training_vehicles(dataset):
+    return sorted({e["vehicle"] for e in get_recordings(dataset, role="train")})
+
+
+def get_test_vehicles(dataset):
+    return sorted({e["vehicle"] for e in get_recordings(dataset, role="test")})
+
+
+def get_test_parts(dataset):
+    """Shard parts scored at test time: each scenario under each protocol, and the enrollment windows."""
+    scenarios = get_scenarios(dataset)
+    return [f"{p}/{s}" for p in ("zero_shot", "enrolled") for s in scenarios] + ["enrolled/enrollment"]
+
+
 def get_parts(dataset):
-    """Shard parts of a dataset: train, val, then one per test scenario."""
-    scenarios = sorted({e["scenario"] for e in get_recordings(dataset, role="test")})
-    return ["train", "val", *scenarios]
+    return ["train", "val", *get_test_parts(dataset)]
 
 
-def get_part_recordings(wildcards):
-    if wildcards.part in ("train", "val"):
-        return get_recordings(wildcards.dataset, role="train")
-    return get_recordings(wildcards.dataset, scenario=wildcards.part)
+def get_parquet(dataset, key):
+    return f"results/ingest/{dataset}/{key}.parquet"
 
 
-def get_training_window_tables(wildcards):
-    return [
-        f"results/windows/{wildcards.dataset}/{e['key']}.parquet"
+def get_vehicle_recordings(wildcards):
+    """Training recordings of one training vehicle."""
+    return {
+        e["key"]: get_parquet(wildcards.dataset, e["key"])
         for e in get_recordings(wildcards.dataset, role="train")
-    ]
+        if e["vehicle"] == wildcards.vehicle
+    }
 
 
-def get_training_graphs(wildcards):
-    return [
-        f"results/graphs/{wildcards.dataset}/{e['key']}.pt"
-        for e in get_recordings(wildcards.dataset, role="train")
-    ]
+def get_enrollment_plan(dataset, vehicle):
+    return plan_enrollment(vehicle, get_recordings(dataset), config["enrollment"])
 
 
-def get_part_graphs(wildcards):
-    return [f"results/graphs/{wildcards.dataset}/{e['key']}.pt" for e in get_part_recordings(wildcards)]
+def get_enrollment_recordings(wildcards):
+    plan = get_enrollment_plan(wildcards.dataset, wildcards.vehicle)
+    return {i["recording"]: get_parquet(wildcards.dataset, i["recording"]) for i in plan["recordings"]}
+
+
+def get_training_profiles(dataset):
+    return {v: f"results/profiles/{dataset}/training/{v}.json" for v in get_training_vehicles(dataset)}
+
+
+def get_enrollments(dataset):
+    return {v: f"results/profiles/{dataset}/enrolled/{v}.json" for v in get_test_vehicles(dataset)}
+
+
+def get_part_recordings(dataset, part):
+    """Catalog entries of the recordings whose windows make up a shard part."""
+    if part in ("train", "val"):
+        return get_recordings(dataset, role="train")
+    if part == "enrolled/enrollment":
+        keys = {i["recording"] for v in get_test_vehicles(dataset) for i in get_enrollment_plan(dataset, v)["recordings"]}
+        return [e for e in get_recordings(dataset) if e["key"] in keys]
+    return get_recordings(dataset, scenario=part.split("/", 1)[1])
+
+
+def get_shard_inputs(wildcards):
+    """A shard part's recordings, the preprocessing and the profiles its windows are compared with."""
+    dataset, part = wildcards.dataset, wildcards.part
+    inputs = {
+        "recordings": [get_parquet(dataset, e["key"]) for e in get_part_recordings(dataset, part)],
+        "preprocessing": f"results/graphs/{dataset}/preprocessing.json",
+        "training_profiles": list(get_training_profiles(dataset).values()),
+    }
+    if part in ("train", "val"):
+        inputs["assignment"] = f"results/windows/{dataset}/split.parquet"
+    else:
+        inputs["enrollments"] = list(get_enrollments(dataset).values())
+    return inputs
+
+
+def get_training_parquets(wildcards):
+    return [get_parquet(wildcards.dataset, e["key"]) for e in get_recordings(wildcards.dataset, role="train")]
 
 
 def get_shard_folders(dataset):
@@ -120,9 +173,17 @@ def get_shard_folders(dataset):
 
 
 def get_model_sizes(family, role):
-    """Size overrides of a model from config (a student without teacher has the student's sizes)."""
+    """Size overrides of a model from config (a student without teacher has the student's sizes);
+    without the ID embedding (models.id_embedding false) id_dim is 0."""
     sizes = config["models"]["sizes"].get(family, {})
-    return dict(sizes.get("student" if role == "student_scratch" else role, {}))
+    sizes = dict(sizes.get("student" if role == "student_scratch" else role, {}))
+    if not config["models"]["id_embedding"]:
+        sizes["id_dim"] = 0
+    return sizes
+
+
+def get_seeds():
+    return list(range(config["models"]["seeds"]))
 
 
 def get_training_inputs(role):
@@ -142,9 +203,9 @@ def get_training_inputs(role):
 
 
 def get_tuning_teacher(wildcards):
-    """A distilled student is tuned with its teacher in the loop."""
+    """A distilled student is tuned with its teacher (seed 0) in the loop."""
     if wildcards.role == "student":
-        return f"results/models/{wildcards.dataset}/{wildcards.family}_teacher/best.ckpt"
+        return f"results/models/{wildcards.dataset}/{wildcards.family}_teacher/seed0/best.ckpt"
     return []
 
 
@@ -154,38 +215,32 @@ def get_tuned_batch_size(wildcards):
     return []
 
 
-def get_model_checkpoints(dataset):
-    return [
-        f"results/models/{dataset}/{family}_{role}/best.ckpt"
-        for family in config["models"]["families"]
-        for role in ("teacher", "student", "student_scratch")
-    ]
-
-
-def get_final_outputs(wildcards):
-    outputs = []
-    for name in get_datasets():
-        outputs.append(f"results/ingest/{name}/ingest_report.json")
-        outputs += get_shard_folders(name)
-        outputs += get_model_checkpoints(name)
-        outputs.append(f"results/figures/{name}")
-    outputs += ["results/summary.csv", "results/summary.md"]
-    return outputs
-
-
-def get_models(dataset=None):
+def get_models():
     """Trained models: teacher, distilled student and student without teacher of each family."""
     return [f"{f}_{r}" for f in config["models"]["families"] for r in ("teacher", "student", "student_scratch")]
 
 
-def get_evaluated_models(dataset=None):
-    """Models with scores: the trained ones, plus GAT + VGAE fusions where both families train."""
-    fusions = ["fusion_teacher", "fusion_student"] if set(config["models"]["families"]) >= {"gat", "vgae"} else []
-    return get_models(dataset) + fusions
+def get_fusions():
+    """GAT + VGAE fusions (of the teachers, of the distilled students) where both families train."""
+    return ["fusion_teacher", "fusion_student"] if set(config["models"]["families"]) >= {"gat", "vgae"} else []
 
 
-def get_test_parts(dataset):
-    return [p for p in get_parts(dataset) if p not in ("train", "val")]
+def get_evaluated_models():
+    """Every detector with metrics: the rule baseline, the trained models, the fusions."""
+    return ["rules", *get_models(), *get_fusions()]
+
+
+def get_model_seeds(model):
+    """Seeds a detector is evaluated with: the rule baseline has no training, so one."""
+    return [0] if model == "rules" else get_seeds()
+
+
+def get_model_checkpoints(dataset):
+    return [
+        f"results/models/{dataset}/{m}/seed{s}/best.ckpt"
+        for m in get_models()
+        for s in get_seeds()
+    ]
 
 
 def get_evaluation_shards(wildcards):
@@ -193,20 +248,39 @@ def get_evaluation_shards(wildcards):
 
 
 def get_test_recording_parquets(wildcards):
-    return [
-        f"results/ingest/{wildcards.dataset}/{e['key']}.parquet"
-        for e in get_recordings(wildcards.dataset, role="test")
-    ]
+    return [get_parquet(wildcards.dataset, e["key"]) for e in get_recordings(wildcards.dataset, role="test")]
+
+
+def get_fusion_members(wildcards):
+    return {
+        family: f"results/scores/{wildcards.dataset}/{family}_{wildcards.role}/seed{wildcards.seed}.parquet"
+        for family in ("gat", "vgae")
+    }
+
+
+def get_metrics_files(dataset, model, seed):
+    return [f"results/evaluation/{dataset}/{model}/seed{seed}/metrics_{p}.json" for p in ("zero_shot", "enrolled")]
 
 
 def get_all_metrics(wildcards):
     return [
-        f"results/evaluation/{d}/{m}/{name}.json"
+        path
         for d in get_datasets()
-        for m in get_evaluated_models(d)
-        for name in ("metrics", "metrics_calibrated")
+        for m in get_evaluated_models()
+        for s in get_model_seeds(m)
+        for path in get_metrics_files(d, m, s)
     ]
 
 
 def get_all_efficiency(wildcards):
-    return [f"results/evaluation/{d}/{m}/efficiency.json" for d in get_datasets() for m in get_models(d)]
+    return [f"results/evaluation/{d}/{m}/efficiency.json" for d in get_datasets() for m in get_models()]
+
+
+def get_final_outputs(wildcards):
+    outputs = []
+    for name in get_datasets():
+        outputs.append(f"results/ingest/{name}/ingest_report.json")
+        outputs += get_model_checkpoints(name)
+        outputs.append(f"results/figures/{name}")
+    outputs += ["results/summary.csv", "results/summary.md"]
+    return outputs

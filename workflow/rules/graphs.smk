@@ -1,28 +1,10 @@
-# Stage 2: windows of each recording and their graphs; train/val split; vocabulary and
-# normalisation from benign training windows; graph shards per part (train, val, test scenarios).
-
-
-rule windows:
-    input:
-        parquet="results/ingest/{dataset}/{split}/{recording}.parquet",
-    output:
-        graphs="results/graphs/{dataset}/{split}/{recording}.pt",
-        windows="results/windows/{dataset}/{split}/{recording}.parquet",
-    params:
-        size=config["windows"]["size"],
-        stride=config["windows"]["stride"],
-        code=code_version("windows"),
-    log:
-        "logs/windows/{dataset}/{split}/{recording}.log",
-    benchmark:
-        "results/benchmarks/windows/{dataset}/{split}/{recording}.tsv"
-    script:
-        "../scripts/windows.py"
+# Stage 2: train/val split of the training windows; vehicle profiles (training vehicles, cross-fitted)
+# and enrollments (test vehicles); vocabulary and normalisation; graph shards per part and protocol.
 
 
 rule split:
     input:
-        windows=get_training_window_tables,
+        training=get_training_parquets,
     output:
         assignment="results/windows/{dataset}/split.parquet",
     params:
@@ -37,14 +19,56 @@ rule split:
         "../scripts/split.py"
 
 
+rule vehicle_profile:
+    """A training vehicle's normal traffic: full profile and cross-fitted fold profiles."""
+    input:
+        recordings=lambda wildcards: list(get_vehicle_recordings(wildcards).values()),
+        assignment="results/windows/{dataset}/split.parquet",
+    output:
+        profiles="results/profiles/{dataset}/training/{vehicle}.json",
+    params:
+        recordings=lambda wildcards: list(get_vehicle_recordings(wildcards)),
+        size=config["windows"]["size"],
+        stride=config["windows"]["stride"],
+        block_windows=config["split"]["block_windows"],
+        folds=config["profiles"]["folds"],
+        code=code_version("vehicle_profile"),
+    log:
+        "logs/profiles/{dataset}/training/{vehicle}.log",
+    script:
+        "../scripts/vehicle_profile.py"
+
+
+rule enroll:
+    """A test vehicle's enrollment: its profile from benign traffic of its own, no labels, no retraining."""
+    input:
+        recordings=lambda wildcards: list(get_enrollment_recordings(wildcards).values()),
+    output:
+        enrollment="results/profiles/{dataset}/enrolled/{vehicle}.json",
+    params:
+        plan=lambda wildcards: get_enrollment_plan(wildcards.dataset, wildcards.vehicle),
+        size=config["windows"]["size"],
+        code=code_version("enroll"),
+    log:
+        "logs/profiles/{dataset}/enrolled/{vehicle}.log",
+    script:
+        "../scripts/enroll.py"
+
+
 rule preprocessing:
     input:
-        graphs=get_training_graphs,
+        training=get_training_parquets,
         assignment="results/windows/{dataset}/split.parquet",
+        profiles=lambda wildcards: list(get_training_profiles(wildcards.dataset).values()),
     output:
         preprocessing="results/graphs/{dataset}/preprocessing.json",
     params:
         recordings=lambda wildcards: [e["key"] for e in get_recordings(wildcards.dataset, role="train")],
+        vehicles=lambda wildcards: {e["key"]: e["vehicle"] for e in get_recordings(wildcards.dataset, role="train")},
+        training_vehicles=lambda wildcards: get_training_vehicles(wildcards.dataset),
+        size=config["windows"]["size"],
+        stride=config["windows"]["stride"],
+        block_windows=config["split"]["block_windows"],
         code=code_version("preprocessing"),
     log:
         "logs/preprocessing/{dataset}.log",
@@ -54,14 +78,18 @@ rule preprocessing:
 
 rule shards:
     input:
-        graphs=get_part_graphs,
-        assignment="results/windows/{dataset}/split.parquet",
-        preprocessing="results/graphs/{dataset}/preprocessing.json",
+        unpack(get_shard_inputs),
     output:
         shards=directory("results/shards/{dataset}/{part}"),
     params:
-        recordings=lambda wildcards: [e["key"] for e in get_part_recordings(wildcards)],
-        attacks=lambda wildcards: [e["attack"] for e in get_part_recordings(wildcards)],
+        recordings=lambda wildcards: [e["key"] for e in get_part_recordings(wildcards.dataset, wildcards.part)],
+        attacks=lambda wildcards: [e["attack"] for e in get_part_recordings(wildcards.dataset, wildcards.part)],
+        vehicles=lambda wildcards: [e["vehicle"] for e in get_part_recordings(wildcards.dataset, wildcards.part)],
+        training_vehicles=lambda wildcards: get_training_vehicles(wildcards.dataset),
+        test_vehicles=lambda wildcards: get_test_vehicles(wildcards.dataset),
+        size=config["windows"]["size"],
+        stride=config["windows"]["stride"],
+        block_windows=config["split"]["block_windows"],
         graphs_per_shard=config["shards"]["graphs_per_shard"],
         code=code_version("shards"),
     log:

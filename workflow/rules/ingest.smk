@@ -8,6 +8,7 @@ checkpoint catalog:
         catalog="results/ingest/{dataset}/catalog.json",
     params:
         root=lambda wildcards: get_dataset(wildcards.dataset)["root"],
+        vehicles=lambda wildcards: get_dataset(wildcards.dataset).get("vehicles", {}),
         code=code_version("catalog"),
     log:
         "logs/catalog/{dataset}.log",

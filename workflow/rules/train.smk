@@ -1,14 +1,14 @@
-# Stage 3: teachers per model family, distilled students, students without teacher; optional tuners.
-# Training rules declare gpu=1: the SLURM profile sends them to a GPU partition.
+# Stage 3: teachers per model family, distilled students, students without teacher, each per seed;
+# optional tuners. Training rules declare gpu=1: the SLURM profile sends them to a GPU partition.
 
 
 rule train_teacher:
     input:
         unpack(get_training_inputs("teacher")),
     output:
-        ckpt="results/models/{dataset}/{family}_teacher/best.ckpt",
-        meta="results/models/{dataset}/{family}_teacher/best.json",
-        metrics="results/models/{dataset}/{family}_teacher/metrics.csv",
+        ckpt="results/models/{dataset}/{family}_teacher/seed{seed}/best.ckpt",
+        meta="results/models/{dataset}/{family}_teacher/seed{seed}/best.json",
+        metrics="results/models/{dataset}/{family}_teacher/seed{seed}/metrics.csv",
     params:
         training=config["training"],
         sizes=lambda wildcards: get_model_sizes(wildcards.family, "teacher"),
@@ -19,21 +19,22 @@ rule train_teacher:
     resources:
         gpu=1,
     log:
-        "logs/train/{dataset}/{family}_teacher.log",
+        "logs/train/{dataset}/{family}_teacher/seed{seed}.log",
     benchmark:
-        "results/benchmarks/train/{dataset}/{family}_teacher.tsv"
+        "results/benchmarks/train/{dataset}/{family}_teacher/seed{seed}.tsv"
     script:
         "../scripts/train.py"
 
 
 rule distill_student:
+    """The student architecture trained from the teacher of the same seed."""
     input:
         unpack(get_training_inputs("student")),
-        teacher="results/models/{dataset}/{family}_teacher/best.ckpt",
+        teacher="results/models/{dataset}/{family}_teacher/seed{seed}/best.ckpt",
     output:
-        ckpt="results/models/{dataset}/{family}_student/best.ckpt",
-        meta="results/models/{dataset}/{family}_student/best.json",
-        metrics="results/models/{dataset}/{family}_student/metrics.csv",
+        ckpt="results/models/{dataset}/{family}_student/seed{seed}/best.ckpt",
+        meta="results/models/{dataset}/{family}_student/seed{seed}/best.json",
+        metrics="results/models/{dataset}/{family}_student/seed{seed}/metrics.csv",
     params:
         training=config["training"],
         sizes=lambda wildcards: get_model_sizes(wildcards.family, "student"),
@@ -44,9 +45,9 @@ rule distill_student:
     resources:
         gpu=1,
     log:
-        "logs/train/{dataset}/{family}_student.log",
+        "logs/train/{dataset}/{family}_student/seed{seed}.log",
     benchmark:
-        "results/benchmarks/train/{dataset}/{family}_student.tsv"
+        "results/benchmarks/train/{dataset}/{family}_student/seed{seed}.tsv"
     script:
         "../scripts/train.py"
 
@@ -56,9 +57,9 @@ rule train_student_scratch:
     input:
         unpack(get_training_inputs("student_scratch")),
     output:
-        ckpt="results/models/{dataset}/{family}_student_scratch/best.ckpt",
-        meta="results/models/{dataset}/{family}_student_scratch/best.json",
-        metrics="results/models/{dataset}/{family}_student_scratch/metrics.csv",
+        ckpt="results/models/{dataset}/{family}_student_scratch/seed{seed}/best.ckpt",
+        meta="results/models/{dataset}/{family}_student_scratch/seed{seed}/best.json",
+        metrics="results/models/{dataset}/{family}_student_scratch/seed{seed}/metrics.csv",
     params:
         training=config["training"],
         sizes=lambda wildcards: get_model_sizes(wildcards.family, "student_scratch"),
@@ -69,9 +70,9 @@ rule train_student_scratch:
     resources:
         gpu=1,
     log:
-        "logs/train/{dataset}/{family}_student_scratch.log",
+        "logs/train/{dataset}/{family}_student_scratch/seed{seed}.log",
     benchmark:
-        "results/benchmarks/train/{dataset}/{family}_student_scratch.tsv"
+        "results/benchmarks/train/{dataset}/{family}_student_scratch/seed{seed}.tsv"
     script:
         "../scripts/train.py"
 

@@ -6,7 +6,7 @@ from canguard.catalog import build_catalog, discover
 from canguard.logs import setup_logging
 
 log = setup_logging(snakemake.log[0])
-catalog = build_catalog(discover(snakemake.wildcards.dataset, snakemake.params.root))
+catalog = build_catalog(discover(snakemake.wildcards.dataset, snakemake.params.root, snakemake.params.vehicles))
 with open(snakemake.output.catalog, "w") as f:
     json.dump(catalog, f, indent=2)
 for entry in catalog["recordings"]:

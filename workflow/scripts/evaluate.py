@@ -1,17 +1,19 @@
-"""Snakemake adapter: threshold from validation, metrics per test scenario and attack."""
+"""Snakemake adapter: thresholds, alarms and metrics of both protocols for one detector and seed."""
 
 from canguard.evaluation.stages import run_evaluation
 from canguard.logs import setup_logging
 
 setup_logging(snakemake.log[0])
+w, p, out = snakemake.wildcards, snakemake.params, snakemake.output
 run_evaluation(
     snakemake.input.scores,
     snakemake.input.episodes,
-    snakemake.wildcards.dataset,
-    snakemake.wildcards.model,
-    snakemake.output.metrics,
-    snakemake.output.threshold,
-    snakemake.params.quantile,
-    out_calibrated=snakemake.output.calibrated,
-    warmup_windows=snakemake.params.warmup_windows,
+    dict(zip(p.test_vehicles, snakemake.input.enrollments)),
+    {"dataset": w.dataset, "model": w.model, "seed": int(w.seed)},
+    p.false_alarms_per_hour,
+    p.size,
+    p.stride,
+    out.alarms,
+    out.thresholds,
+    {"zero_shot": out.zero_shot, "enrolled": out.enrolled},
 )

@@ -7,8 +7,11 @@ log = setup_logging(snakemake.log[0])
 evaluated, trained = snakemake.params.evaluated, snakemake.params.trained
 written = draw_all(
     snakemake.output.figures,
-    metrics_files=dict(zip(evaluated, snakemake.input.metrics)),
-    score_files=dict(zip(evaluated, snakemake.input.scores)),
+    metrics_files={
+        "enrolled": dict(zip(evaluated, snakemake.input.enrolled)),
+        "zero_shot": dict(zip(evaluated, snakemake.input.zero_shot)),
+    },
+    alarm_files=dict(zip(evaluated, snakemake.input.alarms)),
     efficiency_files=dict(zip(trained, snakemake.input.efficiency)),
     training_logs=dict(zip(trained, snakemake.input.training)),
     episodes=snakemake.input.episodes,

@@ -5,7 +5,12 @@ from canguard.logs import setup_logging
 
 setup_logging(snakemake.log[0])
 run_preprocessing(
-    dict(zip(snakemake.params.recordings, snakemake.input.graphs)),
+    dict(zip(snakemake.params.recordings, snakemake.input.training)),
+    snakemake.params.vehicles,
+    dict(zip(snakemake.params.training_vehicles, snakemake.input.profiles)),
     snakemake.input.assignment,
+    snakemake.params.size,
+    snakemake.params.stride,
+    snakemake.params.block_windows,
     snakemake.output.preprocessing,
 )

@@ -1,4 +1,4 @@
-"""Snakemake adapter: score validation and test windows with one model (canguard.evaluation.scoring)."""
+"""Snakemake adapter: score every window a trained model is judged on (canguard.evaluation.scoring)."""
 
 import torch
 
@@ -7,4 +7,4 @@ from canguard.logs import setup_logging
 
 setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
-run_scoring(snakemake.input.ckpt, dict(zip(snakemake.params.parts, snakemake.input.parts)), snakemake.output.scores)
+run_scoring(snakemake.input.ckpt, snakemake.params.shards, snakemake.params.scenarios, snakemake.output.scores)

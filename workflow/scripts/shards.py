@@ -1,16 +1,23 @@
-"""Snakemake adapter: graph shards and manifest of one part (train, val or a test scenario)."""
+"""Snakemake adapter: graph shards and manifest of one part (canguard.graphs.stages.run_shards)."""
 
 from canguard.graphs.stages import run_shards
 from canguard.logs import setup_logging
 
 setup_logging(snakemake.log[0])
+p = snakemake.params
 run_shards(
     snakemake.wildcards.part,
-    dict(zip(snakemake.params.recordings, snakemake.input.graphs)),
-    dict(zip(snakemake.params.recordings, snakemake.params.attacks)),
+    dict(zip(p.recordings, snakemake.input.recordings)),
+    dict(zip(p.recordings, p.attacks)),
+    dict(zip(p.recordings, p.vehicles)),
     snakemake.input.preprocessing,
     snakemake.output.shards,
-    snakemake.params.graphs_per_shard,
-    assignment=snakemake.input.assignment,
+    p.graphs_per_shard,
+    p.size,
+    p.stride,
     dataset=snakemake.wildcards.dataset,
+    assignment=snakemake.input.get("assignment"),
+    block_windows=p.block_windows,
+    training_profiles=dict(zip(p.training_vehicles, snakemake.input.training_profiles)),
+    enrollments=dict(zip(p.test_vehicles, snakemake.input.get("enrollments", []))) or None,
 )

@@ -5,7 +5,7 @@ from canguard.logs import setup_logging
 
 setup_logging(snakemake.log[0])
 run_split(
-    dict(zip(snakemake.params.recordings, snakemake.input.windows)),
+    dict(zip(snakemake.params.recordings, snakemake.input.training)),
     snakemake.params.size,
     snakemake.params.stride,
     snakemake.output.assignment,

@@ -1,4 +1,4 @@
-"""Snakemake adapter: train a teacher, a distilled student or a student without teacher."""
+"""Snakemake adapter: train a teacher, a distilled student or a student without teacher, for one seed."""
 
 import torch
 
@@ -9,7 +9,7 @@ from canguard.training.run import apply_tuning, train_model
 setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 cfg = apply_tuning(
-    TrainConfig.from_dict(snakemake.params.training),
+    TrainConfig.from_dict(snakemake.params.training | {"seed": int(snakemake.wildcards.seed)}),
     batch_size_json=snakemake.input.get("batch_size"),
     lr_json=snakemake.input.get("lr"),
 )

@@ -3,8 +3,10 @@
 An *episode* is a stretch of attack messages in a recording: attack messages
 closer than ``max_gap_s`` to each other belong to the same episode (a DoS
 interleaves its frames with benign traffic, so single runs would be too short).
-A window raises an *alarm* when its score reaches the threshold; the alarm is
-known when the window is complete, at its last message (``t_end``).
+A window raises an *alarm* by the one alarm rule
+(:func:`canguard.evaluation.alarms.raises_alarm`), read here from the alarms
+table's ``alarm`` column; the alarm is known when the window is complete, at its
+last message (``t_end``).
 
 * detection delay of an episode = time of the first alarm raised by a window
   that overlaps the episode, minus the episode's first attack message; an episode
@@ -34,17 +36,17 @@ def attack_episodes(parquet: str, recording: str, attack: str, max_gap_s: float 
                          "end": attack_ts[last], "messages": last - first + 1})
 
 
-def detection_delays(windows: pd.DataFrame, threshold: float, episodes: pd.DataFrame) -> pd.DataFrame:
+def detection_delays(windows: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame:
     """One row per episode: detected, first alarm time and delay (seconds).
 
-    ``windows``: scores of the episodes' recordings (recording, t_start, t_end, score).
+    ``windows``: alarms of the episodes' recordings (recording, t_start, t_end, alarm).
     """
     rows = []
     for rec, eps in episodes.groupby("recording", sort=False):
         w = windows[windows["recording"] == rec]
         alarm_start = w["t_start"].to_numpy()
         alarm_end = w["t_end"].to_numpy()
-        alarmed = w["score"].to_numpy() >= threshold
+        alarmed = w["alarm"].to_numpy(bool)
         for ep in eps.itertuples():
             hit = alarmed & (alarm_end >= ep.start) & (alarm_start <= ep.end)
             first = float(alarm_end[hit].min()) if hit.any() else None
@@ -67,9 +69,9 @@ def detection_summary(delays: pd.DataFrame) -> dict:
     }
 
 
-def false_alarms_per_hour(windows: pd.DataFrame, threshold: float) -> tuple[float, float]:
-    """(false alarms per hour of benign traffic, benign hours)."""
+def false_alarms_per_hour(windows: pd.DataFrame) -> tuple[float, float]:
+    """(false alarms per hour of benign traffic, benign hours); ``windows`` carry an ``alarm`` column."""
     benign = windows[windows["y"] == 0]
     hours = float((benign["t_end"] - benign["t_start"]).clip(lower=0).sum()) / 3600.0
-    alarms = int((benign["score"] >= threshold).sum())
+    alarms = int(benign["alarm"].astype(bool).sum())
     return (alarms / hours if hours > 0 else float("nan")), hours

@@ -1,10 +1,13 @@
-"""Metrics of one model on every test scenario: overall, per attack type, detection delay, false alarms.
+"""Metrics of one detector under one protocol: per test scenario, per attack type, detection delay, false alarms.
 
-    metrics = evaluate(scores, threshold, episodes)
+    metrics = evaluate(alarms[alarms["protocol"] == "enrolled"], episodes)
 
-``scores`` is a model's scores table (see :mod:`canguard.evaluation.scoring`);
-the threshold was fitted on its ``val`` rows only
-(:mod:`canguard.evaluation.thresholds`); the ``val`` rows are never scored here.
+``alarms`` is the alarms table (:func:`canguard.evaluation.alarms.judge`): every
+window with the threshold it is judged by and its alarm.  Only test windows count
+(never validation or enrollment windows), and of them only labelled ones that do
+not share a moment with enrollment traffic (``excluded``).  Ranking metrics
+(AUROC, AUPRC) rank the margin ``score - threshold``, so that windows judged by
+different thresholds (vehicles enrolled apart) are on one scale.
 """
 
 from __future__ import annotations
@@ -22,29 +25,38 @@ def _clean(d: dict) -> dict:
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()}
 
 
-def window_metrics(y: np.ndarray, score: np.ndarray, threshold: float) -> dict:
-    m = binary_metrics(y, score >= threshold)
+def window_metrics(rows: pd.DataFrame) -> dict:
+    y = rows["y"].to_numpy()
+    m = binary_metrics(y, rows["alarm"].to_numpy(bool))
+    margin = rows["margin"].to_numpy()
     return _clean(m | {"windows": int(len(y)), "attack_windows": int(np.sum(y == 1)),
-                       "auroc": auroc(y, score), "auprc": auprc(y, score)})
+                       "auroc": auroc(y, margin), "auprc": auprc(y, margin)})
 
 
-def evaluate(scores: pd.DataFrame, threshold: float, episodes: pd.DataFrame) -> dict:
+def scored_rows(alarms: pd.DataFrame) -> pd.DataFrame:
+    """The windows metrics are computed on: test windows, labelled, outside enrollment traffic."""
+    return alarms[(alarms["part"] != "enrollment") & (alarms["y"] >= 0) & ~alarms["excluded"].astype(bool)]
+
+
+def evaluate(alarms: pd.DataFrame, episodes: pd.DataFrame) -> dict:
     """Per scenario: window metrics, per-attack metrics, detection delay, false alarms per hour."""
     out = {}
-    test = scores[scores["part"] != "val"]
-    for scenario, rows in test.groupby("part", sort=True):
-        rows = rows[rows["y"] >= 0]  # unlabelled windows cannot be scored
-        y, s = rows["y"].to_numpy(), rows["score"].to_numpy()
-        result = window_metrics(y, s, threshold)
+    all_rows = alarms[alarms["part"] != "enrollment"]
+    for scenario, rows in scored_rows(alarms).groupby("part", sort=True):
+        result = window_metrics(rows)
         per_attack = {}
         for attack in sorted(set(rows["attack_type"]) - {"none", "unknown"}):
             recs = rows.loc[rows["attack_type"] == attack, "recording"].unique()
-            sub = rows[rows["recording"].isin(recs)]  # the attack's recordings, benign windows included
-            per_attack[attack] = window_metrics(sub["y"].to_numpy(), sub["score"].to_numpy(), threshold)
+            per_attack[attack] = window_metrics(rows[rows["recording"].isin(recs)])
         eps = episodes[episodes["recording"].isin(rows["recording"].unique())]
-        delays = detection_delays(rows, threshold, eps)
-        fah, hours = false_alarms_per_hour(rows, threshold)
-        out[scenario] = result | {"per_attack": per_attack, "detection": detection_summary(delays),
-                                  "false_alarms_per_hour": None if math.isnan(fah) else fah,
-                                  "benign_hours": hours}
+        delays = detection_delays(rows, eps)
+        fah, hours = false_alarms_per_hour(rows)
+        scenario_rows = all_rows[all_rows["part"] == scenario]
+        out[str(scenario)] = result | {
+            "per_attack": per_attack, "detection": detection_summary(delays),
+            "false_alarms_per_hour": None if math.isnan(fah) else fah, "benign_hours": hours,
+            "excluded_windows": int(scenario_rows["excluded"].astype(bool).sum()),
+            "vehicles": sorted(map(str, rows["vehicle"].unique())),
+            "thresholds": sorted(map(str, rows["threshold_fit"].unique())),
+        }
     return out

@@ -35,7 +35,7 @@ __all__ = [
     "OKABE_ITO", "STYLE", "roc_curve", "pr_curve", "auc", "average_precision",
     "model_style", "pretty_model", "pretty_scenario",
     "training_curves", "confusion_matrices", "roc_pr_curves", "score_histograms",
-    "per_attack_f1", "f1_vs_latency", "score_timeline",
+    "per_attack_f1", "f1_vs_latency", "score_timeline", "alarm_counts",
 ]
 
 # --------------------------------------------------------------------------- style
@@ -48,7 +48,7 @@ OKABE_ITO = {
 _CYCLE = [OKABE_ITO[k] for k in ("blue", "vermillion", "green", "orange", "purple", "sky_blue",
                                  "black", "yellow")]
 _FAMILY_COLOURS = {"gat": OKABE_ITO["blue"], "vgae": OKABE_ITO["vermillion"],
-                   "fusion": OKABE_ITO["green"]}
+                   "fusion": OKABE_ITO["green"], "rules": OKABE_ITO["black"]}
 _EXTRA_COLOURS = [OKABE_ITO[k] for k in ("orange", "purple", "sky_blue", "black")]
 # role -> (line style, marker, bar hatch, bar face alpha)
 _ROLES = {
@@ -131,7 +131,8 @@ def _split_model(name: str) -> tuple[str, str]:
 def pretty_model(name: str) -> str:
     """``"gat_student_scratch"`` -> ``"GAT student (scratch)"``."""
     family, role = _split_model(name)
-    fam = {"gat": "GAT", "vgae": "VGAE", "fusion": "Fusion"}.get(family, family.replace("_", " "))
+    fam = {"gat": "GAT", "vgae": "VGAE", "fusion": "Fusion", "rules": "Rule baseline"}.get(
+        family, family.replace("_", " "))
     role_txt = {"teacher": "teacher", "student": "student",
                 "student_scratch": "student (scratch)"}.get(role, "")
     return f"{fam} {role_txt}".strip()
@@ -378,19 +379,34 @@ def confusion_matrices(metrics: Mapping[str, Mapping], scenario: str,
         ax.grid(False)
         ax.spines[:].set_visible(False)
         ax.tick_params(length=0)
-        if "f1" in sc:
+        if sc.get("f1") is not None:
             ax.set_title(f"{pretty_model(name)}\nF1 = {sc['f1']:.3f}", fontsize=9)
+        else:
+            ax.set_title(f"{pretty_model(name)}\nF1 n/a (no attack windows)", fontsize=9)
     if image is not None:
-        fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="Row-normalised fraction")
-    rules = sorted({str(m.get("threshold", {}).get("rule")) for m in metrics.values()
-                    if m.get("threshold", {}).get("rule")})
+        fig.colorbar(image, ax=[a for a in axes.ravel() if a.figure is fig], shrink=0.8,
+                     label="Row-normalised fraction")
+    protocols = sorted({str(m["protocol"]) for m in metrics.values() if m.get("protocol")})
     fig.suptitle(_title("Confusion matrices", _dataset_of(metrics), pretty_scenario(scenario))
-                 + (f"\nthreshold rule: {', '.join(rules)}" if rules else ""))
+                 + (f"\nprotocol: {', '.join(protocols)}; thresholds: false-alarm budget on benign windows"
+                    if protocols else ""))
     return _save(fig, out_base)
 
 
-def _scenario_rows(scores: pd.DataFrame, scenario: str) -> pd.DataFrame:
-    return scores.loc[scores["part"] == scenario]
+def _scenario_rows(alarms: pd.DataFrame, scenario: str) -> pd.DataFrame:
+    """The windows of a scenario that metrics count: labelled, outside enrollment traffic."""
+    keep = (alarms["part"] == scenario) & (alarms["y"] >= 0)
+    if "excluded" in alarms:
+        keep &= ~alarms["excluded"].astype(bool)
+    return alarms.loc[keep]
+
+
+def alarm_counts(alarms: pd.DataFrame, scenario: str) -> dict[str, int]:
+    """The alarms a scenario's figures show: read from the alarms table, as the metrics count them."""
+    rows = _scenario_rows(alarms, scenario)
+    alarm = rows["alarm"].to_numpy(bool)
+    return {"alarms": int(alarm.sum()), "false_alarms": int((alarm & (rows["y"].to_numpy() == 0)).sum()),
+            "windows": int(len(rows))}
 
 
 @_styled
@@ -398,8 +414,9 @@ def roc_pr_curves(scores: Mapping[str, pd.DataFrame], scenario: str, out_base: s
                   dataset: str | None = None) -> list[Path]:
     """ROC (AUROC in the legend) and precision-recall (AUPRC in the legend) side by side.
 
-    One curve per model, from the rows with ``part == scenario``.  A model whose rows hold a
-    single class gets no curve, only a legend entry that says so.
+    One curve per model, from its alarms table's rows of ``scenario``, ranked by the margin
+    ``score - threshold`` (as the metrics rank them).  A model whose rows hold a single class
+    gets no curve, only a legend entry that says so.
     """
     fig = _new_figure(7.6, 4.3 + 0.14 * (len(scores) + 1))   # room for the legends below
     ax_roc, ax_pr = fig.subplots(1, 2)
@@ -410,7 +427,7 @@ def roc_pr_curves(scores: Mapping[str, pd.DataFrame], scenario: str, out_base: s
         kw = {"color": st["color"], "linestyle": st["linestyle"]}
         rows = _scenario_rows(df, scenario)
         y = rows["y"].to_numpy().astype(bool)
-        s = rows["score"].to_numpy(dtype=np.float64)
+        s = rows["margin"].to_numpy(dtype=np.float64)
         n_pos, n_neg = int(y.sum()), int((~y).sum())
         label = pretty_model(name)
         if n_pos and n_neg:
@@ -451,28 +468,30 @@ def roc_pr_curves(scores: Mapping[str, pd.DataFrame], scenario: str, out_base: s
 
 
 @_styled
-def score_histograms(scores: pd.DataFrame, scenario: str, threshold: float, out_base: str | Path,
+def score_histograms(alarms: pd.DataFrame, scenario: str, out_base: str | Path,
                      model: str, *, dataset: str | None = None) -> list[Path]:
-    """Benign vs attack score distributions of one model on one scenario, threshold marked.
+    """Benign vs attack distributions of one model's margin to its threshold on one scenario.
 
-    Counts are on a log y axis when very skewed (class imbalance or long tails); scores spanning
-    several decades (all positive) get log-spaced bins on a log x axis.
+    The margin is ``score - threshold`` of each window's own threshold (vehicles enrolled apart
+    have thresholds of their own), so the threshold is the line at 0; the alarm counts are the
+    alarms table's ``alarm`` column, the same the metrics count.  Counts are on a log y axis when
+    very skewed.
     """
-    rows = _scenario_rows(scores, scenario)
-    s = rows["score"].to_numpy(dtype=np.float64)
+    rows = _scenario_rows(alarms, scenario)
+    s = rows["margin"].to_numpy(dtype=np.float64)
     y = rows["y"].to_numpy().astype(bool)
+    alarm = rows["alarm"].to_numpy(dtype=bool)
     finite = np.isfinite(s)
-    s, y = s[finite], y[finite]
+    s, y, alarm = s[finite], y[finite], alarm[finite]
     fig = _new_figure(6.4, 3.8)
     ax = fig.add_subplot()
     if s.size == 0:
         _no_data(ax, f"no scores for {scenario}")
     else:
-        log_x = _positive_and_skewed(s) and threshold > 0
-        lo, hi = min(s.min(), threshold), max(s.max(), threshold)
+        lo, hi = min(s.min(), 0.0), max(s.max(), 0.0)
         if hi <= lo:
             lo, hi = lo - 0.5, hi + 0.5
-        bins = np.geomspace(lo, hi, 61) if log_x else np.linspace(lo, hi, 61)
+        bins = np.linspace(lo, hi, 61)
         counts = []
         for mask, colour, label in ((~y, BENIGN_COLOUR, "benign"), (y, ATTACK_COLOUR, "attack")):
             if not mask.any():
@@ -485,16 +504,15 @@ def score_histograms(scores: pd.DataFrame, scenario: str, threshold: float, out_
         pos = allc[allc > 0]
         if pos.size and pos.max() / pos.min() > 50:
             ax.set_yscale("log")
-        if log_x:
-            ax.set_xscale("log")
-        pred = s > threshold
-        fpr = pred[~y].mean() if (~y).any() else float("nan")
-        rec = pred[y].mean() if y.any() else float("nan")
-        extra = ", ".join(t for t in (f"FPR {100 * fpr:.1f} %" if np.isfinite(fpr) else "",
+        fpr = alarm[~y].mean() if (~y).any() else float("nan")
+        rec = alarm[y].mean() if y.any() else float("nan")
+        counts = alarm_counts(alarms, scenario)
+        extra = ", ".join(t for t in (f"{counts['alarms']:,} alarms, {counts['false_alarms']:,} false",
+                                      f"FPR {100 * fpr:.1f} %" if np.isfinite(fpr) else "",
                                       f"recall {100 * rec:.1f} %" if np.isfinite(rec) else "") if t)
-        ax.axvline(threshold, color="black", linestyle="--", linewidth=1.2,
-                   label=f"threshold {threshold:.4g}" + (f" ({extra})" if extra else ""))
-        ax.set_xlabel("Score (larger = more attack-like)")
+        ax.axvline(0.0, color="black", linestyle="--", linewidth=1.2,
+                   label="threshold (alarm at >= 0)" + (f" ({extra})" if extra else ""))
+        ax.set_xlabel("Score - threshold (larger = more attack-like)")
         ax.set_ylabel("Windows")
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=3, fontsize=7.5)
         if (~finite).any():
@@ -529,8 +547,8 @@ def per_attack_f1(metrics: Mapping[str, Mapping], out_base: str | Path) -> list[
         for i, name in enumerate(names):
             st = model_style(name, i)
             scen = metrics[name].get("scenarios", {})
-            f1 = [((scen.get(s) or {}).get("per_attack") or {}).get(a, {}).get("f1", np.nan)
-                  for s, a in groups]
+            f1 = [((scen.get(s) or {}).get("per_attack") or {}).get(a, {}).get("f1") for s, a in groups]
+            f1 = [np.nan if v is None else v for v in f1]
             face = mpl.colors.to_rgba(st["color"], st["alpha"])
             ax.bar(x - 0.42 + width * (i + 0.5), np.asarray(f1, dtype=float), width,
                    facecolor=face, edgecolor=st["color"], hatch=st["hatch"], linewidth=0.8,
@@ -724,14 +742,16 @@ def _runs(start: np.ndarray, end: np.ndarray, mask: np.ndarray) -> list[tuple[fl
 
 
 @_styled
-def score_timeline(scores: pd.DataFrame, recording: str, threshold: float, episodes: pd.DataFrame,
+def score_timeline(alarms: pd.DataFrame, recording: str, episodes: pd.DataFrame,
                    out_base: str | Path, model: str, *, dataset: str | None = None) -> list[Path]:
     """Score over time for one recording: attack episodes shaded, threshold and alarms marked.
 
-    x is ``t_start`` minus the recording's first ``t_start`` (s).  A strip under the main axes
-    shows the windows labelled attack (truth) and the windows that raise an alarm.
+    ``alarms``: the rows of one protocol (one threshold per recording: its vehicle's).  x is
+    ``t_start`` minus the recording's first ``t_start`` (s).  A strip under the main axes shows
+    the windows labelled attack (truth) and the windows that raise an alarm (the alarms table's
+    ``alarm`` column, what the metrics count); enrollment windows are shaded grey.
     """
-    rows = scores.loc[scores["recording"] == recording].sort_values("t_start")
+    rows = alarms.loc[(alarms["recording"] == recording) & (alarms["part"] != "enrollment")].sort_values("t_start")
     fig = _new_figure(7.6, 4.2)
     ax, strip = fig.subplots(2, 1, sharex=True, height_ratios=[4, 1])
     if rows.empty:
@@ -742,8 +762,9 @@ def score_timeline(scores: pd.DataFrame, recording: str, threshold: float, episo
         t = rows["t_start"].to_numpy(dtype=np.float64) - t0
         t_end = (rows["t_end"].to_numpy(dtype=np.float64) - t0) if "t_end" in rows else t
         s = rows["score"].to_numpy(dtype=np.float64)
-        y = rows["y"].to_numpy().astype(bool)
-        alarm = s > threshold
+        y = rows["y"].to_numpy() == 1
+        alarm = rows["alarm"].to_numpy(dtype=bool)
+        threshold = float(rows["threshold"].iloc[0])
         dense = len(rows) > _RASTERIZE_ABOVE
         legend = []
         ep = episodes.loc[episodes["recording"] == recording] if len(episodes) else episodes
@@ -755,6 +776,10 @@ def score_timeline(scores: pd.DataFrame, recording: str, threshold: float, episo
                           linewidth=0, zorder=0)
         legend += [Patch(facecolor=_ATTACK_COLOURS[k % len(_ATTACK_COLOURS)], alpha=0.3,
                          label=f"episode: {a}") for k, a in enumerate(types)]
+        if "excluded" in rows and rows["excluded"].any():
+            for x, width in _runs(t, t_end, rows["excluded"].to_numpy(bool)):
+                ax.axvspan(x, x + width, color="0.5", alpha=0.15, linewidth=0, zorder=0)
+            legend.append(Patch(facecolor="0.5", alpha=0.3, label="enrollment (in no metric)"))
         ax.plot(t, s, color="0.2", linewidth=0.8, rasterized=dense, zorder=2)
         legend.append(Line2D([], [], color="0.2", linewidth=0.8, label="score"))
         ax.axhline(threshold, color="black", linestyle="--", linewidth=1.1, zorder=6)
@@ -769,7 +794,7 @@ def score_timeline(scores: pd.DataFrame, recording: str, threshold: float, episo
             ax.scatter(t[alarm], s[alarm], s=10, marker="x", color=OKABE_ITO["blue"], linewidth=0.9,
                        zorder=5)
             legend.append(Line2D([], [], linestyle="", marker="x", color=OKABE_ITO["blue"],
-                                 label=f"alarm (score > threshold): {int(alarm.sum()):,}"))
+                                 label=f"alarm (score >= threshold): {int(alarm.sum()):,}"))
         if _positive_and_skewed(s) and threshold > 0:
             ax.set_yscale("log")
         ax.set_ylabel("Score")

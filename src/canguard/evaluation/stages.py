@@ -1,4 +1,11 @@
-"""The evaluation stages as the workflow runs them, one function per rule (files in, files out)."""
+"""The evaluation stages as the workflow runs them, one function per rule (files in, files out).
+
+    score            a trained model (or the rule baseline) -> scores of every window it is judged on
+    attack_episodes  test recordings -> attack episodes (for detection delay)
+    evaluate         scores -> thresholds, alarms table, metrics of both protocols  (per model x seed)
+    evaluate_fusion  members' scores -> the same for their OR fusion
+    summary          every metrics file -> results/summary.{csv,md}
+"""
 
 from __future__ import annotations
 
@@ -8,32 +15,31 @@ from pathlib import Path
 
 import pandas as pd
 
-from canguard.evaluation.calibration import calibrate
+from canguard.evaluation.alarms import PROTOCOLS, fit_thresholds, judge
 from canguard.evaluation.detection import attack_episodes
 from canguard.evaluation.evaluate import evaluate
 from canguard.evaluation.fusion import fuse
-from canguard.evaluation.scoring import score_model
+from canguard.evaluation.scoring import score_model, score_rule
 from canguard.evaluation.summary import markdown, summary_rows
-from canguard.evaluation.thresholds import fit_threshold
 
 log = logging.getLogger(__name__)
 
-
-def model_kind(model: str) -> str:
-    """'anomaly' for the VGAE (threshold from benign scores), 'classifier' otherwise."""
-    return "anomaly" if model.startswith("vgae") else "classifier"
-
-
-def run_scoring(ckpt, parts: dict[str, str], out) -> None:
-    table = score_model(ckpt, parts, out)
-    log.info("scored %d windows of %d parts", len(table), len(parts))
+PROTOCOL_NAMES = {
+    "zero_shot": "zero-shot: nothing of a test vehicle seen; a known vehicle is compared with its training "
+                 "profile, an unknown one with none; thresholds from benign validation windows",
+    "enrolled": "enrolled: every test vehicle is compared with the profile of its enrollment traffic, and "
+                "judged by thresholds fitted on its enrollment windows; no retraining",
+}
 
 
-def run_fusion(gat_scores, vgae_scores, out_scores, out_stacker) -> None:
-    fused, stacker = fuse(pd.read_parquet(gat_scores), pd.read_parquet(vgae_scores))
-    fused.to_parquet(out_scores, index=False)
-    Path(out_stacker).write_text(json.dumps(stacker, indent=2) + "\n")
-    log.info("stacker fitted on validation: %s", stacker)
+def run_scoring(ckpt, shards_root, scenarios: list[str], out) -> None:
+    table = score_model(ckpt, shards_root, scenarios, out)
+    log.info("scored %d windows in %d parts", len(table), table.groupby(["protocol", "part"]).ngroups)
+
+
+def run_rule_scoring(preprocessing, shards_root, scenarios: list[str], out) -> None:
+    table = score_rule(preprocessing, shards_root, scenarios, out)
+    log.info("rule baseline: scored %d windows", len(table))
 
 
 def run_episodes(recordings: dict[str, str], attacks: dict[str, str], out, max_gap_s: float) -> None:
@@ -43,32 +49,61 @@ def run_episodes(recordings: dict[str, str], attacks: dict[str, str], out, max_g
     log.info("%d attack episodes in %d recordings", len(table), len(recordings))
 
 
-def _evaluate_protocol(table: pd.DataFrame, episodes: pd.DataFrame, kind: str, quantile: float) -> tuple[dict, dict]:
-    val = table[(table["part"] == "val") & (table["y"] >= 0)]
-    threshold = fit_threshold(kind, val["y"].to_numpy(), val["score"].to_numpy(), quantile)
-    return threshold, evaluate(table, threshold["value"], episodes)
+def _enrollment_reports(enrollments: dict[str, str]) -> dict[str, dict]:
+    return {v: json.loads(Path(p).read_text())["report"] for v, p in enrollments.items()}
 
 
-def run_evaluation(scores, episodes, dataset: str, model: str, out_metrics, out_threshold, quantile: float,
-                   out_calibrated=None, warmup_windows: int = 40) -> dict:
-    """Metrics with the validation-fitted threshold and, beside them, with per-recording calibration."""
-    table, eps, kind = pd.read_parquet(scores), pd.read_parquet(episodes), model_kind(model)
-    threshold, scenarios = _evaluate_protocol(table, eps, kind, quantile)
-    Path(out_threshold).write_text(json.dumps(threshold, indent=2) + "\n")
-    metrics = {"dataset": dataset, "model": model, "protocol": "validation threshold", "threshold": threshold,
-               "scenarios": scenarios}
-    Path(out_metrics).write_text(json.dumps(metrics, indent=2) + "\n")
-    for scenario, r in scenarios.items():
-        log.info("%s %s %s: F1 %.3f, AUROC %s", dataset, model, scenario, r["f1"], r["auroc"])
-    if out_calibrated is not None:
-        threshold_c, scenarios_c = _evaluate_protocol(calibrate(table, warmup_windows, kind), eps, kind, quantile)
-        threshold_c |= {"calibration": f"per recording, first {warmup_windows} windows assumed benign"}
-        calibrated = {"dataset": dataset, "model": model, "protocol": "per-recording calibration",
-                      "threshold": threshold_c, "scenarios": scenarios_c}
-        Path(out_calibrated).write_text(json.dumps(calibrated, indent=2) + "\n")
-        for scenario, r in scenarios_c.items():
-            log.info("%s %s %s, calibrated: F1 %.3f", dataset, model, scenario, r["f1"])
-    return metrics
+def _write_metrics(alarms: pd.DataFrame, episodes: pd.DataFrame, identity: dict, thresholds: dict,
+                   enrollment: dict, outputs: dict[str, str]) -> dict:
+    results = {}
+    for protocol in PROTOCOLS:
+        scenarios = evaluate(alarms[alarms["protocol"] == protocol], episodes)
+        metrics = identity | {"protocol": protocol, "protocol_description": PROTOCOL_NAMES[protocol],
+                              "thresholds": thresholds, "scenarios": scenarios}
+        if protocol == "enrolled":
+            metrics["enrollment"] = enrollment
+            for r in scenarios.values():
+                r["enrollment_attack_messages"] = sum(enrollment[v]["attack_messages"] for v in r["vehicles"])
+                r["enrollment_seconds"] = {v: enrollment[v]["seconds"] for v in r["vehicles"]}
+        Path(outputs[protocol]).write_text(json.dumps(metrics, indent=2) + "\n")
+        for scenario, r in scenarios.items():
+            log.info("%s %s %s, %s: F1 %s, AUROC %s, FA/h %s", identity["dataset"], identity["model"],
+                     scenario, protocol, r["f1"], r["auroc"], r["false_alarms_per_hour"])
+        results[protocol] = metrics
+    return results
+
+
+def run_evaluation(scores, episodes, enrollments: dict[str, str], identity: dict, false_alarms_per_hour: float,
+                   size: int, stride: int, out_alarms, out_thresholds, out_metrics: dict[str, str]) -> dict:
+    """Thresholds, alarms and metrics of both protocols for one detector.
+
+    ``identity``: dataset, model, family, role, seed (copied into every metrics file);
+    ``out_metrics``: protocol -> its metrics file.
+    """
+    table = pd.read_parquet(scores)
+    thresholds = fit_thresholds(table, false_alarms_per_hour, size, stride)
+    alarms = judge(table, thresholds)
+    alarms.to_parquet(out_alarms, index=False)
+    Path(out_thresholds).write_text(json.dumps(thresholds, indent=2) + "\n")
+    return _write_metrics(alarms, pd.read_parquet(episodes), identity, thresholds,
+                          _enrollment_reports(enrollments), out_metrics)
+
+
+def run_fusion_evaluation(member_scores: dict[str, str], episodes, enrollments: dict[str, str], identity: dict,
+                          false_alarms_per_hour: float, size: int, stride: int, out_alarms, out_thresholds,
+                          out_metrics: dict[str, str]) -> dict:
+    """The OR fusion of the members (name -> scores file), each at its own threshold."""
+    thresholds, alarms = {}, {}
+    for name, path in member_scores.items():
+        table = pd.read_parquet(path)
+        thresholds[name] = fit_thresholds(table, false_alarms_per_hour, size, stride)
+        alarms[name] = judge(table, thresholds[name])
+    fused = fuse(alarms, thresholds)
+    fused.to_parquet(out_alarms, index=False)
+    Path(out_thresholds).write_text(json.dumps(thresholds, indent=2) + "\n")
+    identity = identity | {"members": list(member_scores)}
+    return _write_metrics(fused, pd.read_parquet(episodes), identity, {"members": thresholds},
+                          _enrollment_reports(enrollments), out_metrics)
 
 
 def run_summary(metrics_files: list[str], efficiency_files: list[str], out_csv, out_md) -> pd.DataFrame:
@@ -81,3 +116,4 @@ def run_summary(metrics_files: list[str], efficiency_files: list[str], out_csv, 
     table.to_csv(out_csv, index=False)
     Path(out_md).write_text(markdown(table) + "\n")
     return table
+

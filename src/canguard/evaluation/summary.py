@@ -1,70 +1,109 @@
-"""One table of datasets x scenarios x models: results/summary.csv and results/summary.md."""
+"""One table of datasets x protocols x scenarios x models (x seeds): results/summary.csv and results/summary.md.
+
+The CSV has one row per seed; the Markdown gives, per dataset and protocol, the
+mean and the spread (min-max) over seeds of each metric.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 
-COLUMNS = ["dataset", "protocol", "scenario", "model", "f1", "precision", "recall", "mcc", "fpr", "fnr", "accuracy",
-           "auroc", "auprc", "threshold", "windows", "attack_windows", "delay_median_s", "missed_episodes",
-           "episodes", "false_alarms_per_hour", "parameters", "latency_ms_batch1", "throughput_windows_per_s"]
+COLUMNS = ["dataset", "protocol", "scenario", "model", "seed", "f1", "precision", "recall", "mcc", "fpr", "fnr",
+           "accuracy", "auroc", "auprc", "windows", "attack_windows", "excluded_windows", "delay_median_s",
+           "missed_episodes", "episodes", "false_alarms_per_hour", "enrollment_seconds",
+           "enrollment_attack_messages", "parameters", "latency_ms_batch1", "throughput_windows_per_s"]
 
-MODEL_ORDER = ["gat_teacher", "gat_student", "gat_student_scratch", "vgae_teacher", "vgae_student",
+MODEL_ORDER = ["rules", "gat_teacher", "gat_student", "gat_student_scratch", "vgae_teacher", "vgae_student",
                "vgae_student_scratch", "fusion_teacher", "fusion_student"]
+PROTOCOL_ORDER = ["enrolled", "zero_shot"]
 
 
 def summary_rows(metrics: list[dict], efficiency: dict[tuple[str, str], dict]) -> pd.DataFrame:
-    """``metrics``: one evaluation dict per dataset x model; ``efficiency`` keyed by (dataset, model)."""
+    """``metrics``: one evaluation dict per dataset x model x seed x protocol; ``efficiency`` by (dataset, model)."""
     rows = []
     for m in metrics:
         eff = efficiency.get((m["dataset"], m["model"]), {})
         cpu = eff.get("cpu", {})
         for scenario, r in m["scenarios"].items():
+            seconds = r.get("enrollment_seconds")
             rows.append({
-                "dataset": m["dataset"], "protocol": m.get("protocol", "validation threshold"),
-                "scenario": scenario, "model": m["model"],
+                "dataset": m["dataset"], "protocol": m["protocol"], "scenario": scenario, "model": m["model"],
+                "seed": m.get("seed", 0),
                 **{k: r.get(k) for k in ("f1", "precision", "recall", "mcc", "fpr", "fnr", "accuracy", "auroc",
-                                         "auprc", "windows", "attack_windows", "false_alarms_per_hour")},
-                "threshold": m["threshold"]["value"],
+                                         "auprc", "windows", "attack_windows", "excluded_windows",
+                                         "false_alarms_per_hour", "enrollment_attack_messages")},
+                "enrollment_seconds": sum(seconds.values()) if seconds else None,
                 "delay_median_s": r["detection"]["delay_median_s"],
                 "missed_episodes": r["detection"]["missed"], "episodes": r["detection"]["episodes"],
                 "parameters": eff.get("parameters"), "latency_ms_batch1": cpu.get("latency_ms_batch1"),
                 "throughput_windows_per_s": cpu.get("throughput_windows_per_s"),
             })
     table = pd.DataFrame(rows, columns=COLUMNS)
-    for column in ("parameters", "windows", "attack_windows", "missed_episodes", "episodes"):
+    for column in ("seed", "parameters", "windows", "attack_windows", "excluded_windows", "missed_episodes",
+                   "episodes", "enrollment_attack_messages"):
         table[column] = table[column].astype("Int64")
+    for column in ("f1", "precision", "recall", "mcc", "fpr", "fnr", "auroc", "auprc", "false_alarms_per_hour"):
+        table[column] = pd.to_numeric(table[column], errors="coerce")
     order = {name: i for i, name in enumerate(MODEL_ORDER)}
     table["_order"] = table["model"].map(lambda name: order.get(name, len(order)))
-    table["_protocol"] = table["protocol"] != "validation threshold"
-    return (table.sort_values(["dataset", "_protocol", "scenario", "_order"], kind="stable")
+    table["_protocol"] = table["protocol"].map(lambda p: PROTOCOL_ORDER.index(p) if p in PROTOCOL_ORDER else 9)
+    return (table.sort_values(["dataset", "_protocol", "scenario", "_order", "seed"], kind="stable")
             .drop(columns=["_order", "_protocol"]).reset_index(drop=True))
 
 
 def _fmt(v, digits=3):
     if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)):
-        return "–"
+        return "n/a"
     if isinstance(v, float):
         return f"{v:.{digits}f}"
     return str(v)
 
 
+def _spread(values: pd.Series, digits: int = 3) -> str:
+    """Mean over seeds, with the min-max range where there are several."""
+    v = pd.to_numeric(values, errors="coerce").dropna()
+    if len(v) == 0:
+        return "n/a"
+    if len(v) == 1:
+        return f"{v.iloc[0]:.{digits}f}"
+    return f"{v.mean():.{digits}f} ({v.min():.{digits}f}-{v.max():.{digits}f})"
+
+
+def aggregate(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per dataset x protocol x scenario x model: mean over seeds, and the seed count."""
+    keys = ["dataset", "protocol", "scenario", "model"]
+    numeric = ["f1", "precision", "recall", "fpr", "auroc", "false_alarms_per_hour", "delay_median_s"]
+    grouped = table.groupby(keys, sort=False)
+    out = grouped[numeric].mean()
+    out["seeds"] = grouped["seed"].nunique()
+    out["f1_min"], out["f1_max"] = grouped["f1"].min(), grouped["f1"].max()
+    return out.reset_index()
+
+
 def markdown(table: pd.DataFrame) -> str:
-    """A Markdown table per dataset: scenario x model with the headline metrics."""
+    """A Markdown table per dataset and protocol: scenario x model, mean over seeds (min-max)."""
     out = ["# canguard summary", "",
-           "Attack-class metrics per test scenario (never a weighted average); thresholds fitted on validation "
-           "data only. Delay: median time from an attack episode's first message to the first alarm. "
-           "FA/h: false alarms per hour of benign traffic. Latency: one CPU thread, batch 1.",
-           "Per-recording calibration: scores standardised against each recording's first windows, "
-           "assumed benign and then excluded from the metrics (canguard.evaluation.calibration).", ""]
+           "Attack-class metrics per test scenario (never a weighted average), mean over seeds with the "
+           "min-max range where several seeds ran. Every detector, the rule baseline included, raises an alarm "
+           "when its score reaches its threshold, fitted to a false-alarm budget on benign windows only: "
+           "validation windows (zero-shot) or the vehicle's enrollment windows (enrolled). Windows that share a "
+           "moment with enrollment traffic are in no metric, in either protocol. n/a: undefined (no attack "
+           "windows). FA/h: false alarms per hour of benign traffic. Delay: median time from an attack episode's "
+           "first message to the first alarm. Enrolled: seconds of enrollment traffic of the scenario's vehicles, "
+           "and the attack messages inside it (labels read only to report this).", ""]
     for (dataset, protocol), rows in table.groupby(["dataset", "protocol"], sort=False):
         out += [f"## {dataset}: {protocol}", "",
-                "| scenario | model | F1 | precision | recall | MCC | FPR | AUROC | AUPRC | delay s | missed | FA/h | params | ms/window |",
-                "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-        for r in rows.itertuples():
+                "| scenario | model | seeds | F1 | precision | recall | FPR | AUROC | FA/h | delay s | "
+                "missed | enrollment s | attack msgs in enrollment | params | ms/window |",
+                "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for (scenario, model), g in rows.groupby(["scenario", "model"], sort=False):
+            first = g.iloc[0]
             out.append(
-                f"| {r.scenario} | {r.model} | {_fmt(r.f1)} | {_fmt(r.precision)} | {_fmt(r.recall)} | "
-                f"{_fmt(r.mcc)} | {_fmt(r.fpr)} | {_fmt(r.auroc)} | {_fmt(r.auprc)} | {_fmt(r.delay_median_s, 2)} | "
-                f"{_fmt(r.missed_episodes)}/{_fmt(r.episodes)} | {_fmt(r.false_alarms_per_hour, 1)} | "
-                f"{_fmt(r.parameters)} | {_fmt(r.latency_ms_batch1, 2)} |")
+                f"| {scenario} | {model} | {g['seed'].nunique()} | {_spread(g['f1'])} | {_spread(g['precision'])} | "
+                f"{_spread(g['recall'])} | {_spread(g['fpr'])} | {_spread(g['auroc'])} | "
+                f"{_spread(g['false_alarms_per_hour'], 1)} | {_spread(g['delay_median_s'], 2)} | "
+                f"{_fmt(first.missed_episodes)}/{_fmt(first.episodes)} | {_fmt(first.enrollment_seconds, 1)} | "
+                f"{_fmt(first.enrollment_attack_messages)} | {_fmt(first.parameters)} | "
+                f"{_fmt(first.latency_ms_batch1, 2)} |")
         out.append("")
     return "\n".join(out)

@@ -1,96 +1,82 @@
-"""Decision thresholds and the GAT + VGAE fusion, all fitted on validation data only.
+"""Decision thresholds from a false-alarm budget on benign windows, for every detector alike.
 
-Rules (documented in the README and in each threshold file):
+The threshold of a detector is the score that benign traffic of the vehicle is
+expected to reach at most ``false_alarms_per_hour`` times per hour of traffic.
+It is fitted on benign windows only (validation windows of the training
+vehicles, or a vehicle's enrollment windows): attack windows never shape it, so
+it does not overfit the attacks seen in training and holds for attacks never
+seen.  (A threshold that maximises F1 on validation attacks sits just below the
+DoS and fuzzing scores and misses a subtler attack such as malfunction.)
 
-* classifier scores (GAT, fusion): the threshold that maximises the attack-class
-  F1 on the validation windows; ties go to the highest such threshold (fewest alarms).
-* anomaly scores (VGAE): the ``quantile`` (default 0.99) of the scores of benign
-  validation windows, i.e. a target false-positive rate of 1 % on benign traffic;
-  attack windows never shape it, so a detector of unknown attacks stays honest.
-* fusion: a logistic stacker over (GAT log-odds, standardised VGAE score), fitted on
-  the validation windows (L2-regularised, class-balanced), then thresholded as a classifier.
+The budget is a rate of about one alarm in ``1 / alpha`` windows,
+``alpha = false_alarms_per_hour * seconds_per_window / 3600``, usually far
+smaller than what a few hundred fit windows can resolve.  So:
+
+* with at least ``min_tail / alpha`` windows: the empirical ``1 - alpha`` quantile;
+* with fewer: a peaks-over-threshold estimate.  The largest ``k`` scores
+  (``k = max(min_tail, tail_fraction * n)``) are taken as the tail, their excesses
+  over the (k+1)-th largest score ``u`` are modelled as exponential with mean
+  ``beta`` (the generalised Pareto tail with shape 0), and the threshold is the
+  score exceeded with probability ``alpha``: ``u + beta * ln(k / (n * alpha))``.
+
+A detector's scores are only compared with thresholds fitted on the same kind of
+windows (the same protocol, the same vehicle or profile situation).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
-import torch
+
+DEFAULT_FALSE_ALARMS_PER_HOUR = 10.0
+TAIL_FRACTION = 0.1
+MIN_TAIL = 20
 
 
-def best_f1_threshold(y: np.ndarray, score: np.ndarray) -> float:
-    """Threshold t (predict attack when score >= t) with the largest F1 of the attack class."""
-    y = np.asarray(y).astype(bool)
-    score = np.asarray(score, dtype=np.float64)
-    if y.sum() == 0:
-        return float(np.max(score)) + 1e-12 if len(score) else 0.5
-    order = np.argsort(-score, kind="mergesort")
-    s, t = score[order], y[order]
-    tp = np.cumsum(t)
-    fp = np.cumsum(~t)
-    last = np.r_[np.flatnonzero(np.diff(s) != 0), len(s) - 1]  # cut after each run of equal scores
-    f1 = 2 * tp[last] / (tp[last] + fp[last] + t.sum())
-    best = np.flatnonzero(f1 == f1.max())[0]  # first = highest threshold among the ties
-    return float(s[last[best]])
+def false_alarm_threshold(scores: np.ndarray, seconds_per_window: float, false_alarms_per_hour: float,
+                          tail_fraction: float = TAIL_FRACTION, min_tail: int = MIN_TAIL) -> dict:
+    """The threshold (alarm when ``score >= value``) and how it was found, from benign ``scores``."""
+    s = np.sort(np.asarray(scores, dtype=np.float64))
+    s = s[np.isfinite(s)]
+    n = len(s)
+    if n == 0:
+        raise ValueError("no benign windows to fit a threshold on")
+    if not (seconds_per_window > 0 and false_alarms_per_hour > 0):
+        raise ValueError(f"need seconds_per_window > 0 and false_alarms_per_hour > 0, got "
+                         f"{seconds_per_window} and {false_alarms_per_hour}")
+    alpha = min(false_alarms_per_hour * seconds_per_window / 3600.0, 0.5)
+    info = {"false_alarms_per_hour": false_alarms_per_hour, "alpha": alpha, "fit_windows": n,
+            "seconds_per_window": seconds_per_window, "fit_max": float(s[-1]),
+            "fit_quantile_99": float(np.quantile(s, 0.99))}
+    if n * alpha >= min_tail:
+        value = float(np.quantile(s, 1.0 - alpha))
+        return info | {"value": value, "method": "empirical quantile", "tail_scale": _scale(s)}
+    k = int(min(n - 1, max(min_tail, math.ceil(tail_fraction * n))))
+    if k < 2:
+        return info | {"value": float(s[-1]), "method": "maximum (too few windows for a tail)",
+                       "tail_scale": _scale(s)}
+    u = s[n - k - 1]
+    beta = float(np.mean(s[n - k:] - u))
+    if beta <= 0:  # a flat tail: every top score equal
+        return info | {"value": float(np.nextafter(s[-1], np.inf)), "method": "maximum (flat tail)",
+                       "tail_scale": _scale(s)}
+    value = float(u + beta * math.log(k / (n * alpha)))
+    return info | {"value": value, "method": "exponential tail (peaks over threshold)", "tail_u": float(u),
+                   "tail_k": k, "tail_scale": beta}
 
 
-def benign_quantile_threshold(y: np.ndarray, score: np.ndarray, quantile: float = 0.99) -> float:
-    benign = np.asarray(score, dtype=np.float64)[np.asarray(y) == 0]
-    if len(benign) == 0:
-        raise ValueError("no benign validation windows to fit an anomaly threshold on")
-    return float(np.quantile(benign, quantile))
+def _scale(s: np.ndarray) -> float:
+    """A spread of the fit scores, for putting detectors on one scale (fusion); never 0."""
+    q = np.quantile(s, [0.75, 0.99])
+    spread = float(q[1] - q[0]) or float(np.std(s))
+    return spread if spread > 0 else 1.0
 
 
-def fit_threshold(kind: str, y: np.ndarray, score: np.ndarray, quantile: float = 0.99) -> dict:
-    if kind == "anomaly":
-        value = benign_quantile_threshold(y, score, quantile)
-        rule = f"{quantile:.4g} quantile of benign validation scores"
-    else:
-        value = best_f1_threshold(y, score)
-        rule = "maximum attack-class F1 on validation windows"
-    return {"value": value, "rule": rule, "kind": kind, "fitted_on": "val",
-            "val_windows": int(len(y)), "val_attack_windows": int(np.sum(np.asarray(y) == 1))}
-
-
-class LogisticStacker:
-    """p(attack) = sigmoid(w . f + b) over features f = (GAT log-odds, standardised VGAE score)."""
-
-    def __init__(self, l2: float = 1e-3, steps: int = 500):
-        self.l2, self.steps = l2, steps
-        self.w = np.zeros(2)
-        self.b = 0.0
-        self.vgae_mean, self.vgae_std = 0.0, 1.0
-
-    def features(self, gat_prob: np.ndarray, vgae_score: np.ndarray) -> np.ndarray:
-        p = np.clip(np.asarray(gat_prob, dtype=np.float64), 1e-6, 1 - 1e-6)
-        return np.stack([np.log(p / (1 - p)), (np.asarray(vgae_score) - self.vgae_mean) / self.vgae_std], axis=1)
-
-    def fit(self, gat_prob: np.ndarray, vgae_score: np.ndarray, y: np.ndarray) -> "LogisticStacker":
-        self.vgae_mean = float(np.mean(vgae_score))
-        self.vgae_std = float(np.std(vgae_score)) or 1.0
-        x = torch.tensor(self.features(gat_prob, vgae_score))
-        t = torch.tensor(np.asarray(y), dtype=torch.float64)
-        pos = float(t.sum())
-        weight = torch.where(t == 1, len(t) / (2 * max(pos, 1.0)), len(t) / (2 * max(len(t) - pos, 1.0)))
-        w = torch.zeros(2, dtype=torch.float64, requires_grad=True)
-        b = torch.zeros((), dtype=torch.float64, requires_grad=True)
-        opt = torch.optim.LBFGS([w, b], lr=0.5, max_iter=self.steps, line_search_fn="strong_wolfe")
-
-        def closure():
-            opt.zero_grad()
-            logits = x @ w + b
-            loss = (torch.nn.functional.binary_cross_entropy_with_logits(logits, t, weight=weight)
-                    + self.l2 * (w * w).sum())
-            loss.backward()
-            return loss
-
-        opt.step(closure)
-        self.w, self.b = w.detach().numpy(), float(b.detach())
-        return self
-
-    def predict(self, gat_prob: np.ndarray, vgae_score: np.ndarray) -> np.ndarray:
-        z = self.features(gat_prob, vgae_score) @ self.w + self.b
-        return 1.0 / (1.0 + np.exp(-z))
-
-    def to_dict(self) -> dict:
-        return {"w_gat_logodds": float(self.w[0]), "w_vgae": float(self.w[1]), "bias": self.b,
-                "vgae_mean": self.vgae_mean, "vgae_std": self.vgae_std, "l2": self.l2}
+def seconds_per_window(t_start: np.ndarray, t_end: np.ndarray, size: int, stride: int) -> float:
+    """Traffic time per window: the mean window duration, times S / W for overlapping windows."""
+    d = np.asarray(t_end, np.float64) - np.asarray(t_start, np.float64)
+    d = d[np.isfinite(d) & (d > 0)]
+    if len(d) == 0:
+        raise ValueError("no window with a duration to take the traffic time from")
+    return float(d.mean() * stride / size)

@@ -20,8 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from canguard.frames import Frames
+from canguard.frames import Frames, previous_same_id
 from canguard.graphs.features import NUM_EDGE_FEATURES, NUM_NODE_FEATURES
+from canguard.graphs.relative import relative_node_features
+from canguard.profiles.profile import VehicleProfile
 
 
 @dataclass
@@ -92,8 +94,15 @@ def _ms_log(seconds: np.ndarray) -> np.ndarray:
     return np.log1p(np.maximum(seconds, 0.0) * 1000.0)
 
 
-def build_window_graphs(frames: Frames, size: int, stride: int) -> WindowGraphs:
-    """All windows of ``frames`` (in file order) and their graphs."""
+def build_window_graphs(frames: Frames, size: int, stride: int, profiles: list[VehicleProfile] | None = None,
+                        window_profile: np.ndarray | None = None) -> WindowGraphs:
+    """All windows of ``frames`` (in file order) and their graphs.
+
+    ``profiles`` and ``window_profile`` (G,) give the vehicle profile each window is
+    compared with (an index into ``profiles``, -1 for none; default: one profile for
+    every window if one is given, else none): the relative node features of
+    :mod:`canguard.graphs.relative`.
+    """
     starts = window_starts(len(frames), size, stride)
     G, W = len(starts), size
     if G == 0:
@@ -137,7 +146,8 @@ def build_window_graphs(frames: Frames, size: int, stride: int) -> WindowGraphs:
     dlc_mean = np.bincount(node_of, weights=dlc, minlength=N) / count
 
     # inter-arrival: the previous message of the same ID, if it lies in the same window
-    prev = _previous_same_id(code, K)[slot]
+    prev_msg = previous_same_id(code, K)
+    prev = prev_msg[slot]
     in_window = prev >= np.repeat(starts, W)
     t = frames.timestamp[slot]
     gap_node = node_of[in_window]
@@ -154,9 +164,21 @@ def build_window_graphs(frames: Frames, size: int, stride: int) -> WindowGraphs:
     first_pos = first_pos / scale
     last_pos = last_pos / scale
 
+    profiles = list(profiles or [])
+    if window_profile is None:
+        window_profile = np.full(G, 0 if profiles else -1, dtype=np.int64)
+    window_profile = np.asarray(window_profile, dtype=np.int64)
+    if window_profile.shape != (G,) or window_profile.max(initial=-1) >= len(profiles):
+        raise ValueError(f"window_profile must index the {len(profiles)} profiles for each of the {G} windows")
+    relative = relative_node_features(
+        timestamp=frames.timestamp, can_id=frames.can_id, dlc=frames.dlc, payload=frames.payload, code=code,
+        uid=uid.astype(np.int64), prev=prev_msg, slot=slot, win=win, node_of=node_of, node_win=node_win,
+        node_code=node_key % K, count=count, starts=starts, size=W, profiles=profiles,
+        window_profile=window_profile)
     x = np.concatenate(
         [count[:, None], bmean, bstd, bmin, bmax, bpresent,
-         dlc_mean[:, None], iat_mean[:, None], iat_std[:, None], first_pos[:, None], last_pos[:, None]],
+         dlc_mean[:, None], iat_mean[:, None], iat_std[:, None], first_pos[:, None], last_pos[:, None],
+         relative],
         axis=1,
     ).astype(np.float32)
     assert x.shape[1] == NUM_NODE_FEATURES
@@ -204,16 +226,6 @@ def _dense_unique(key: np.ndarray, key_range: int) -> tuple[np.ndarray, np.ndarr
     seen[key] = True
     rank = np.cumsum(seen, dtype=np.int64 if key_range >= 2**31 else np.int32) - 1
     return np.flatnonzero(seen), rank[key].astype(np.int64)
-
-
-def _previous_same_id(code: np.ndarray, num_ids: int) -> np.ndarray:
-    """For each message, the index of the previous message with the same ID (-1 if none)."""
-    dtype = np.uint16 if num_ids <= np.iinfo(np.uint16).max else np.int64
-    order = np.argsort(code.astype(dtype), kind="stable")  # radix sort for 16-bit codes
-    prev = np.full(len(code), -1, dtype=np.int64)
-    same = code[order[1:]] == code[order[:-1]]
-    prev[order[1:][same]] = order[:-1][same]
-    return prev
 
 
 def _empty() -> WindowGraphs:

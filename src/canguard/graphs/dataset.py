@@ -20,7 +20,11 @@ import numpy as np
 import torch
 from torch_geometric.data import Batch, Data
 
+from canguard.graphs.features import INTRINSIC_FEATURES, NUM_NODE_FEATURES
 from canguard.graphs.preprocessing import UNKNOWN_ID
+
+# the columns of the features relative to a vehicle profile (has_profile last)
+RELATIVE_COLUMNS = slice(len(INTRINSIC_FEATURES), NUM_NODE_FEATURES)
 
 
 @lru_cache(maxsize=4)
@@ -146,4 +150,37 @@ class UnknownIdDropout:
             # drawn on the CPU generator (reproducible on any device), then moved to the batch
             drop = (torch.rand(batch.node_id.shape, generator=self.generator) < self.p).to(batch.node_id.device)
             batch.node_id = torch.where(drop, torch.full_like(batch.node_id, UNKNOWN_ID), batch.node_id)
+        return batch
+
+
+def drop_profile(x: torch.Tensor, nodes: torch.Tensor) -> torch.Tensor:
+    """``x`` with the relative features of ``nodes`` (bool (N,)) set as if no profile were known.
+
+    On normalised features that is 0 everywhere (a missing relative feature is
+    normalised to 0) and ``has_profile`` = 0: exactly what a window of a vehicle
+    without profile looks like.
+    """
+    x = x.clone()
+    x[nodes, RELATIVE_COLUMNS] = 0.0
+    return x
+
+
+class ProfileDropout:
+    """Drop the profile of each window with probability ``p`` (training only).
+
+    One model then serves both protocols: with a profile (a known or enrolled
+    vehicle) and without (zero-shot on a vehicle never seen), where it can rely only
+    on what a window shows by itself.
+    """
+
+    def __init__(self, p: float, generator: torch.Generator | None = None):
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"profile dropout must be in [0, 1), got {p}")
+        self.p = p
+        self.generator = generator
+
+    def __call__(self, batch: Batch) -> Batch:
+        if self.p > 0:
+            drop = torch.rand(batch.num_graphs, generator=self.generator) < self.p
+            batch.x = drop_profile(batch.x, drop.to(batch.x.device)[batch.batch])
         return batch

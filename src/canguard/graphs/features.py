@@ -17,6 +17,11 @@ messages, self-loops included)::
     count                 how often the transition occurs in the window
     gap_mean              log1p of the mean time in ms between the two messages
 
+Then the features relative to the profile of the window's vehicle, in the order of
+:data:`canguard.graphs.relative.RELATIVE_FEATURES` (novel, rate_ratio, count_z,
+iat_min_ratio, gap_before, dlc_unseen, value_unseen, out_of_range, delta_unseen,
+change_surprise, overdue, has_profile): NaN where a window has no profile.
+
 The CAN ID itself is not a feature column: each node carries ``node_can_id``
 (raw) and, after the vocabulary is applied, ``node_id`` (index into the ID
 embedding; 0 is the unknown-ID token).
@@ -24,13 +29,18 @@ embedding; 0 is the unknown-ID token).
 
 from __future__ import annotations
 
+from canguard.graphs.relative import RELATIVE_FEATURES
+
 BYTE_STATS = ("mean", "std", "min", "max", "present")
 
-NODE_FEATURES: list[str] = (
+INTRINSIC_FEATURES: list[str] = (
     ["count"]
     + [f"byte{j}_{s}" for s in BYTE_STATS for j in range(8)]
     + ["dlc_mean", "iat_mean", "iat_std", "first_pos", "last_pos"]
 )
+NODE_FEATURES: list[str] = INTRINSIC_FEATURES + RELATIVE_FEATURES
+# 0/1 flags: kept as they are by the normalisation
+UNSCALED_FEATURES: list[str] = ["novel", "has_profile"]
 EDGE_FEATURES: list[str] = ["count", "gap_mean"]
 
 NUM_NODE_FEATURES = len(NODE_FEATURES)
@@ -41,6 +51,9 @@ def feature_spec() -> dict:
     """The specification stored with every shard manifest."""
     return {
         "node_features": NODE_FEATURES,
+        "intrinsic_features": INTRINSIC_FEATURES,
+        "relative_features": RELATIVE_FEATURES,
+        "unscaled_features": UNSCALED_FEATURES,
         "edge_features": EDGE_FEATURES,
         "node_id": "index into the CAN-ID vocabulary; 0 = unknown ID",
         "time_unit": "log1p(milliseconds)",

@@ -23,32 +23,40 @@ from pathlib import Path
 import numpy as np
 
 from canguard.graphs.builder import WindowGraphs, select_graphs
-from canguard.graphs.features import EDGE_FEATURES, NODE_FEATURES
+from canguard.graphs.features import EDGE_FEATURES, NODE_FEATURES, UNSCALED_FEATURES
 
 UNKNOWN_ID = 0
 MIN_STD = 1e-6
 
 
 class _Moments:
-    """Running count, sum and sum of squares per column (float64)."""
+    """Running count, sum and sum of squares per column (float64), NaN entries left out."""
 
     def __init__(self, width: int):
         self.n = 0
+        self.count = np.zeros(width)
         self.s1 = np.zeros(width)
         self.s2 = np.zeros(width)
 
     def add(self, values: np.ndarray) -> None:
         v = values.astype(np.float64)
         self.n += len(v)
+        finite = np.isfinite(v)
+        v = np.where(finite, v, 0.0)
+        self.count += finite.sum(axis=0)
         self.s1 += v.sum(axis=0)
         self.s2 += (v * v).sum(axis=0)
 
-    def mean_std(self) -> tuple[np.ndarray, np.ndarray]:
+    def mean_std(self, unscaled: list[int] = ()) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and std per column; columns in ``unscaled`` (0/1 flags) get mean 0 and std 1."""
         if self.n == 0:
             raise ValueError("no benign training windows to fit the normalisation on")
-        mean = self.s1 / self.n
-        std = np.sqrt(np.maximum(self.s2 / self.n - mean * mean, 0.0))
-        return mean, np.where(std < MIN_STD, 1.0, std)
+        count = np.maximum(self.count, 1.0)
+        mean = self.s1 / count
+        std = np.sqrt(np.maximum(self.s2 / count - mean * mean, 0.0))
+        std = np.where(std < MIN_STD, 1.0, std)
+        mean[list(unscaled)], std[list(unscaled)] = 0.0, 1.0
+        return mean, std
 
 
 @dataclass
@@ -74,7 +82,8 @@ class Preprocessing:
         return np.where(known, pos + 1, UNKNOWN_ID).astype(np.int64)
 
     def normalize_nodes(self, x: np.ndarray) -> np.ndarray:
-        return ((x - self.node_mean) / self.node_std).astype(np.float32)
+        """Z-scored node features; a missing (NaN) relative feature becomes 0, the training mean."""
+        return np.nan_to_num((x - self.node_mean) / self.node_std, nan=0.0).astype(np.float32)
 
     def normalize_edges(self, e: np.ndarray) -> np.ndarray:
         return ((e - self.edge_mean) / self.edge_std).astype(np.float32)
@@ -118,7 +127,7 @@ def fit_preprocessing(training: list[tuple[str, WindowGraphs, np.ndarray]]) -> P
         edges.add(benign.edge_attr)
         windows += benign.num_graphs
         recordings.append(key)
-    node_mean, node_std = nodes.mean_std()
+    node_mean, node_std = nodes.mean_std([NODE_FEATURES.index(f) for f in UNSCALED_FEATURES])
     edge_mean, edge_std = edges.mean_std()
     return Preprocessing(np.asarray(sorted(ids), np.int64), node_mean, node_std, edge_mean, edge_std,
                          {"benign_train_windows": windows, "nodes": nodes.n, "edges": edges.n,

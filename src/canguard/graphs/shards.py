@@ -13,7 +13,9 @@ indices local to their graph), loadable with ``weights_only=True``::
     attack_frac  (G,)        float32
     attack_type  (G,)        int64    index into manifest["attack_types"]
     recording    (G,)        int64    index into manifest["recordings"]
+    vehicle      (G,)        int64    index into manifest["vehicles"]
     window       (G,)        int64    window index within its recording
+    excluded     (G,)        bool     the window shares a moment with enrollment traffic: never in a metric
     t_start, t_end (G,)      float64
 
 ``manifest.json`` beside the shards: counts, class balance, attack types,
@@ -61,15 +63,28 @@ class ShardWriter:
         self.pending_graphs = 0
         self.shards: list[dict] = []
         self.recordings: list[dict] = []
+        self.vehicles: list[str] = []
         self.attack_types: list[str] = []
+        self.excluded = 0
         self.labels: Counter = Counter()
         self.type_counts: Counter = Counter()
         self.nodes = self.edges = self.unknown_nodes = 0
 
-    def add(self, recording: str, source_hash: str, graphs: WindowGraphs, window: np.ndarray, attack: str) -> None:
-        """Append a recording's selected graphs (``window`` = their indices in the recording)."""
+    def add(self, recording: str, source_hash: str, graphs: WindowGraphs, window: np.ndarray, attack: str,
+            vehicle: str = "unknown", excluded: np.ndarray | None = None) -> None:
+        """Append a recording's selected graphs (``window`` = their indices in the recording).
+
+        ``excluded`` (G,) marks windows that never enter a metric (they share a moment with
+        enrollment traffic); default none.
+        """
         rec_code = len(self.recordings)
-        self.recordings.append({"recording": recording, "source_hash": source_hash, "windows": graphs.num_graphs})
+        if vehicle not in self.vehicles:
+            self.vehicles.append(vehicle)
+        veh_code = self.vehicles.index(vehicle)
+        excluded = np.zeros(graphs.num_graphs, bool) if excluded is None else np.asarray(excluded, bool)
+        self.recordings.append({"recording": recording, "vehicle": vehicle, "source_hash": source_hash,
+                                "windows": graphs.num_graphs, "excluded": int(excluded.sum())})
+        self.excluded += int(excluded.sum())
         if graphs.num_graphs == 0:
             return
         names = np.where(graphs.y == 1, attack, np.where(graphs.y == 0, "none", "unknown"))
@@ -87,10 +102,10 @@ class ShardWriter:
         lo = 0
         while lo < graphs.num_graphs:  # whole chunks up to the shard boundary, never one window at a time
             hi = min(graphs.num_graphs, lo + self.graphs_per_shard - self.pending_graphs)
-            self._append(graphs, node_id, n_nodes, n_edges, lo, hi, rec_code, window, type_code)
+            self._append(graphs, node_id, n_nodes, n_edges, lo, hi, rec_code, veh_code, window, type_code, excluded)
             lo = hi
 
-    def _append(self, g, node_id, n_nodes, n_edges, lo, hi, rec_code, window, type_code) -> None:
+    def _append(self, g, node_id, n_nodes, n_edges, lo, hi, rec_code, veh_code, window, type_code, excluded) -> None:
         a, b = g.node_ptr[lo], g.node_ptr[hi]
         c, d = g.edge_ptr[lo], g.edge_ptr[hi]
         self.pending.append({
@@ -98,7 +113,8 @@ class ShardWriter:
             "edge_index": g.edge_index[:, c:d], "edge_attr": self.prep.normalize_edges(g.edge_attr[c:d]),
             "n_nodes": n_nodes[lo:hi], "n_edges": n_edges[lo:hi], "y": g.y[lo:hi],
             "attack_frac": g.attack_frac[lo:hi], "attack_type": type_code[lo:hi],
-            "recording": np.full(hi - lo, rec_code, np.int64), "window": window[lo:hi],
+            "recording": np.full(hi - lo, rec_code, np.int64), "vehicle": np.full(hi - lo, veh_code, np.int64),
+            "window": window[lo:hi], "excluded": excluded[lo:hi],
             "t_start": g.t_start[lo:hi], "t_end": g.t_end[lo:hi],
         })
         self.pending_graphs += hi - lo
@@ -116,8 +132,8 @@ class ShardWriter:
             "edge_attr": _cat([q["edge_attr"] for q in p]).reshape(-1, NUM_EDGE_FEATURES),
             "node_ptr": _ptr([q["n_nodes"] for q in p]),
             "edge_ptr": _ptr([q["n_edges"] for q in p]),
-            **{k: _cat([q[k] for q in p]) for k in ("y", "attack_frac", "attack_type", "recording", "window",
-                                                  "t_start", "t_end")},
+            **{k: _cat([q[k] for q in p]) for k in ("y", "attack_frac", "attack_type", "recording", "vehicle",
+                                                  "window", "excluded", "t_start", "t_end")},
         }
         path = self.folder / SHARD_PATTERN.format(len(self.shards))
         torch.save({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in shard.items()}, path)
@@ -139,6 +155,8 @@ class ShardWriter:
             "attack_share": round(self.labels.get(1, 0) / graphs, 6) if graphs else 0.0,
             "attack_types": self.attack_types,
             "windows_per_attack_type": dict(sorted(self.type_counts.items())),
+            "excluded_windows": self.excluded,
+            "vehicles": self.vehicles,
             "unknown_id_nodes": self.unknown_nodes,
             "unknown_id_share": round(self.unknown_nodes / self.nodes, 6) if self.nodes else 0.0,
             "vocabulary_size": self.prep.num_ids,

@@ -1,9 +1,17 @@
 """The graph stages as the workflow runs them, one function per rule (files in, files out).
 
-    windows            ingested recording -> raw window graphs + window table   (per recording)
-    split              training window tables -> train/val assignment            (per dataset)
-    preprocessing      raw training graphs + assignment -> vocabulary, normalisation (per dataset)
-    shards             raw graphs of a part -> normalised shards + manifest      (per dataset x part)
+    split              training recordings -> train/val assignment of their windows   (per dataset)
+    vehicle_profile    a training vehicle's recordings -> its full and fold profiles  (per training vehicle)
+    enroll             a vehicle's enrollment traffic -> its enrolled profile, halves (per test vehicle)
+    preprocessing      training windows -> vocabulary, normalisation                   (per dataset)
+    shards             windows of a part -> normalised graph shards + manifest         (per part)
+
+Parts: ``train`` and ``val`` (the training recordings' windows, compared with the
+training profiles), and per protocol and test scenario ``zero_shot/<scenario>``
+(a known vehicle compared with its training profile, an unknown one with none) and
+``enrolled/<scenario>`` (every vehicle compared with its enrolled profile), plus
+``enrolled/enrollment`` (the enrollment windows, each compared with the profile of
+the other half of its segment: what the enrolled thresholds are fitted on).
 """
 
 from __future__ import annotations
@@ -16,19 +24,24 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from canguard.graphs.builder import select_graphs
+from canguard.graphs.builder import build_window_graphs, select_graphs, window_starts
 from canguard.graphs.preprocessing import Preprocessing, fit_preprocessing
 from canguard.graphs.shards import ShardWriter
 from canguard.graphs.split import split_training_windows
-from canguard.graphs.windows import load_window_graphs
+from canguard.graphs.windows import read_recording, window_labels
+from canguard.profiles.enrollment import Enrollment, enroll
+from canguard.profiles.training import TrainingProfiles, fit_training_profiles, window_profiles
 
 log = logging.getLogger(__name__)
 
+PROTOCOLS = ("zero_shot", "enrolled")
+ENROLLMENT_PART = "enrollment"
 
-def run_split(window_tables: dict[str, str], size: int, stride: int, out: str | Path, **split) -> None:
-    """``window_tables``: training recording key -> its window table."""
-    labels = {key: pq.read_table(path, columns=["label"]).column("label").to_numpy()
-              for key, path in window_tables.items()}
+
+def run_split(training: dict[str, str], size: int, stride: int, out: str | Path, **split) -> None:
+    """``training``: training recording key -> its ingested parquet."""
+    labels = {key: window_labels(pq.read_table(path, columns=["label"]).column("label").to_numpy(), size, stride)
+              for key, path in training.items()}
     table = split_training_windows(labels, size, stride, **split)
     pq.write_table(table, out)
     names, counts = np.unique(table.column("part").to_numpy(zero_copy_only=False), return_counts=True)
@@ -36,7 +49,8 @@ def run_split(window_tables: dict[str, str], size: int, stride: int, out: str | 
              {str(k): int(v) for k, v in zip(names, counts)})
 
 
-def _parts_by_recording(assignment: str | Path) -> dict[str, np.ndarray]:
+def parts_by_recording(assignment: str | Path) -> dict[str, np.ndarray]:
+    """Recording key -> the part ("train", "val", "gap") of each of its windows."""
     t = pq.read_table(assignment)
     rec = t.column("recording").to_numpy(zero_copy_only=False)
     part = t.column("part").to_numpy(zero_copy_only=False)
@@ -50,46 +64,119 @@ def _parts_by_recording(assignment: str | Path) -> dict[str, np.ndarray]:
     return out
 
 
-def run_preprocessing(graph_files: dict[str, str], assignment: str | Path, out: str | Path) -> Preprocessing:
-    """Fit the vocabulary and normalisation on the benign windows of the training part."""
-    parts = _parts_by_recording(assignment)
+def run_vehicle_profile(vehicle: str, recordings: dict[str, str], assignment: str | Path, size: int, stride: int,
+                        block_windows: int, folds: int, out: str | Path) -> TrainingProfiles:
+    parts = parts_by_recording(assignment)
+    profiles = fit_training_profiles(vehicle, recordings, parts, size, stride, block_windows, folds)
+    profiles.save(out)
+    p = profiles.profile
+    log.info("vehicle %s: %d IDs, %d benign training messages (%.0f s) in %d recordings; %d fold profiles",
+             vehicle, p.num_ids, p.total_messages, p.duration_s, len(recordings), folds)
+    return profiles
 
-    def training():
-        for key, path in sorted(graph_files.items()):
-            graphs, _ = load_window_graphs(path)
+
+def run_enrollment(plan: dict, parquets: dict[str, str], size: int, out: str | Path) -> Enrollment:
+    enrollment = enroll(plan, parquets, size)
+    enrollment.save(out)
+    r = enrollment.report()
+    log.info("enrolled %s from %s: %d recordings, %.1f s, %d messages, %d IDs; %d attack messages inside%s",
+             r["vehicle"], r["source"], r["recordings"], r["seconds"], r["messages"], r["profile_ids"],
+             r["attack_messages"], " (FLAGGED)" if r["flagged"] else "")
+    return enrollment
+
+
+def _training_graphs(key: str, path: str, vehicles: dict[str, str], profiles: dict[str, TrainingProfiles],
+                     parts: dict[str, np.ndarray], size: int, stride: int, block_windows: int):
+    frames, meta = read_recording(path)
+    vehicle = vehicles[key]
+    folds = len(profiles[vehicle].folds)
+    graphs = build_window_graphs(frames, size, stride, profiles[vehicle].all(),
+                                 window_profiles(parts[key], block_windows, folds))
+    return graphs, meta
+
+
+def run_preprocessing(training: dict[str, str], vehicles: dict[str, str], profiles: dict[str, str],
+                      assignment: str | Path, size: int, stride: int, block_windows: int,
+                      out: str | Path) -> Preprocessing:
+    """Vocabulary and normalisation from the benign windows of the training part (compared with fold profiles)."""
+    parts = parts_by_recording(assignment)
+    loaded = {v: TrainingProfiles.load(p) for v, p in profiles.items()}
+
+    def windows():
+        for key, path in sorted(training.items()):
+            graphs, _ = _training_graphs(key, path, vehicles, loaded, parts, size, stride, block_windows)
             yield key, graphs, parts[key]
 
-    prep = fit_preprocessing(training())
+    prep = fit_preprocessing(windows())
     Path(out).write_text(json.dumps(prep.to_json(), indent=2) + "\n")
-    log.info("vocabulary: %d CAN IDs (+ unknown token), fitted on %d benign training windows",
+    log.info("vocabulary: %d CAN IDs (+ unknown token); normalisation fitted on %d benign training windows",
              len(prep.vocabulary), prep.fitted_on["benign_train_windows"])
     return prep
 
 
-def run_shards(part: str, graph_files: dict[str, str], attacks: dict[str, str], preprocessing: str | Path,
-               out_dir: str | Path, graphs_per_shard: int, assignment: str | Path | None = None,
-               dataset: str = "") -> dict:
-    """Write the shards of one part.
+def _overlaps(graphs, spans: list[tuple[float, float, float]]) -> np.ndarray:
+    """(G,) bool: the window shares a moment with one of the enrollment spans."""
+    out = np.zeros(graphs.num_graphs, bool)
+    for t_from, _, t_to in spans:
+        out |= (graphs.t_end >= t_from) & (graphs.t_start <= t_to)
+    return out
 
-    ``part`` is "train", "val" (windows of the training recordings, selected by
-    ``assignment``) or a test scenario (every window of its recordings).
+
+def run_shards(part: str, recordings: dict[str, str], attacks: dict[str, str], vehicles: dict[str, str],
+               preprocessing: str | Path, out_dir: str | Path, graphs_per_shard: int, size: int, stride: int, *,
+               dataset: str = "", assignment: str | Path | None = None, block_windows: int = 25,
+               training_profiles: dict[str, str] | None = None, enrollments: dict[str, str] | None = None) -> dict:
+    """Write the shards of one part (see the module docstring for the parts).
+
+    ``training_profiles``: training vehicle -> its profiles file; ``enrollments``: test
+    vehicle -> its enrollment file.  Every window that shares a moment with a vehicle's
+    enrollment traffic is marked ``excluded`` (never scored in a metric).
     """
     start = time.perf_counter()
     prep = Preprocessing.load(preprocessing)
-    parts = _parts_by_recording(assignment) if part in ("train", "val") else None
+    trained = {v: TrainingProfiles.load(p) for v, p in (training_profiles or {}).items()}
+    enrolled = {v: Enrollment.load(p) for v, p in (enrollments or {}).items()}
+    protocol, _, scenario = part.rpartition("/")
     writer = ShardWriter(out_dir, prep, graphs_per_shard)
-    size = stride = None
-    for key, path in sorted(graph_files.items()):
-        graphs, info = load_window_graphs(path)
-        size, stride = info["size"], info["stride"]
-        window = np.arange(graphs.num_graphs, dtype=np.int64)
+    parts = parts_by_recording(assignment) if part in ("train", "val") else None
+    for key, path in sorted(recordings.items()):
+        vehicle = vehicles[key]
+        spans = [s for e in enrolled.values() for s in e.spans(key)]
         if parts is not None:
-            mask = parts[key] == part
-            graphs, window = select_graphs(graphs, mask), window[mask]
-        writer.add(key, info["source_hash"], graphs, window, attacks[key])
-    manifest = writer.close(dataset=dataset, part=part, window_size=size, window_stride=stride,
-                            graphs_per_shard=graphs_per_shard)
-    log.info("%s/%s: %d graphs (%s) in %d shards, %.1f%% unknown-ID nodes, %.2fs", dataset, part,
-             manifest["num_graphs"], manifest["class_balance"], len(manifest["shards"]),
-             100 * manifest["unknown_id_share"], time.perf_counter() - start)
+            graphs, meta = _training_graphs(key, path, vehicles, trained, parts, size, stride, block_windows)
+            keep = parts[key] == part
+        elif scenario == ENROLLMENT_PART:
+            frames, meta = read_recording(path)
+            e = enrolled[vehicle]
+            starts = window_starts(len(frames), size, stride)
+            t_start, t_end = frames.timestamp[starts], frames.timestamp[np.minimum(starts + size - 1, len(frames) - 1)]
+            window_profile = np.full(len(starts), -1)
+            for t_from, t_mid, t_to in e.spans(key):  # each half is compared with the other half's profile
+                window_profile[(t_start >= t_from) & (t_end < t_mid)] = 1
+                window_profile[(t_start >= t_mid) & (t_end <= t_to)] = 0
+            graphs = build_window_graphs(frames, size, stride, list(e.halves), window_profile)
+            keep = window_profile >= 0
+            spans = []
+        else:
+            frames, meta = read_recording(path)
+            if protocol == "zero_shot":
+                profile = trained[vehicle].profile if vehicle in trained else None
+            elif protocol == "enrolled":
+                profile = enrolled[vehicle].profile
+            else:
+                raise ValueError(f"part {part!r}: the protocol must be one of {PROTOCOLS}")
+            graphs = build_window_graphs(frames, size, stride, [profile] if profile is not None else None)
+            keep = np.ones(graphs.num_graphs, bool)
+        window = np.flatnonzero(keep)
+        graphs = select_graphs(graphs, keep)
+        writer.add(key, meta.get("hash", ""), graphs, window, attacks[key], vehicle, _overlaps(graphs, spans))
+    manifest = writer.close(dataset=dataset, part=part, protocol=protocol or "training", scenario=scenario,
+                            window_size=size, window_stride=stride, graphs_per_shard=graphs_per_shard,
+                            profiles={v: p.profile.digest() for v, p in trained.items()}
+                            | {v: e.profile.digest() for v, e in enrolled.items()},
+                            enrollment={v: e.report() for v, e in enrolled.items()})
+    log.info("%s/%s: %d graphs (%s), %d excluded (enrollment), in %d shards, %.1f%% unknown-ID nodes, %.2fs",
+             dataset, part, manifest["num_graphs"], manifest["class_balance"], manifest["excluded_windows"],
+             len(manifest["shards"]), 100 * manifest["unknown_id_share"], time.perf_counter() - start)
     return manifest
+

@@ -7,7 +7,12 @@ anomaly detector, their teacher/student sizes and the distillation losses.
 """
 
 from canguard.models.encoder import GATBlock, GATEncoder, GATStack, with_self_loops
-from canguard.models.factory import DEFAULT_SIZES, build_model, count_parameters, model_sizes
+from canguard.models.factory import (
+    DEFAULT_SIZES,
+    build_model,
+    count_parameters,
+    model_sizes,
+)
 from canguard.models.gat import GATClassifier
 from canguard.models.losses import (
     GATDistiller,
@@ -18,7 +23,13 @@ from canguard.models.losses import (
     gat_distillation_loss,
     layer_map,
 )
-from canguard.models.vgae import VGAE, VGAEOutput, edge_logits, kl_per_node, within_graph_negatives
+from canguard.models.vgae import (
+    VGAE,
+    VGAEOutput,
+    edge_logits,
+    kl_per_node,
+    within_graph_negatives,
+)
 
 __all__ = [
     "DEFAULT_SIZES", "GATBlock", "GATClassifier", "GATDistiller", "GATEncoder", "GATStack", "VGAE",

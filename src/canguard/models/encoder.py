@@ -2,7 +2,7 @@
 
 Shapes (N nodes, E edges, over a whole PyG mini-batch)::
 
-    x          (N, in_dim)   float32   standardised node features (46, see canguard.graphs.features)
+    x          (N, in_dim)   float32   standardised node features (see canguard.graphs.features)
     node_id    (N,)          int64     vocabulary index, 0 = unknown-ID token
     edge_index (2, E)        int64     directed transitions src -> dst (self-loops included)
     edge_attr  (E, edge_dim) float32   standardised edge features (2), or None (then zeros)
@@ -32,6 +32,8 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import GATv2Conv
 from torch_geometric.utils import add_remaining_self_loops
+
+from canguard.graphs.features import NUM_NODE_FEATURES
 
 _ACTIVATIONS = {"elu": nn.ELU, "gelu": nn.GELU}
 
@@ -108,22 +110,24 @@ class GATEncoder(nn.Module):
     """CAN-ID embedding concatenated with the node features, then a :class:`GATStack`.
 
     The embedding has ``num_ids`` rows; row 0 is the unknown-ID token, an
-    ordinary trainable row (no ``padding_idx``).
+    ordinary trainable row (no ``padding_idx``).  With ``id_dim=0`` there is no
+    embedding: the model sees no ID identity at all (``node_id`` is ignored), only
+    the node features, which is what transfers to a vehicle it never saw.
 
     forward(x (N, in_dim) float, edge_index (2, E) long, node_id (N,) long,
             edge_attr (E, edge_dim) float | None) -> list of ``layers`` tensors (N, hidden)
     """
 
-    def __init__(self, num_ids: int, in_dim: int = 46, edge_dim: int = 2, hidden: int = 64,
+    def __init__(self, num_ids: int, in_dim: int = NUM_NODE_FEATURES, edge_dim: int = 2, hidden: int = 64,
                  layers: int = 5, heads: int = 8, id_dim: int = 16, dropout: float = 0.1,
                  norm: str = "layer", act: str = "elu", share_weights: bool = False):
         super().__init__()
-        self.hidden, self.layers = hidden, layers
-        self.id_embedding = nn.Embedding(num_ids, id_dim)
+        self.hidden, self.layers, self.id_dim = hidden, layers, id_dim
+        self.id_embedding = nn.Embedding(num_ids, id_dim) if id_dim > 0 else None
         self.stack = GATStack(in_dim + id_dim, hidden, layers, heads, edge_dim, dropout, norm, act,
                               share_weights)
 
     def forward(self, x: Tensor, edge_index: Tensor, node_id: Tensor,
                 edge_attr: Tensor | None = None) -> list[Tensor]:
-        h = torch.cat([x, self.id_embedding(node_id)], dim=-1)
+        h = x if self.id_embedding is None else torch.cat([x, self.id_embedding(node_id)], dim=-1)
         return self.stack(h, edge_index, edge_attr)

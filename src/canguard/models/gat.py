@@ -2,7 +2,7 @@
 
 Shapes (B graphs, N nodes, E edges, L layers, H hidden)::
 
-    forward(x (N, 46) float32, edge_index (2, E) int64, batch (N,) int64, node_id (N,) int64,
+    forward(x (N, F) float32, edge_index (2, E) int64, batch (N,) int64, node_id (N,) int64,
             edge_attr (E, 2) float32 | None)          -> logits (B, 2)   [class 0 benign, 1 attack]
     forward(..., return_hidden=True)                 -> (logits, {"hidden": [L x (N, H)],
                                                                   "graph": (B, 2 * L * H)})
@@ -22,13 +22,14 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import JumpingKnowledge, global_max_pool, global_mean_pool
 
+from canguard.graphs.features import NUM_NODE_FEATURES
 from canguard.models.encoder import GATEncoder
 
 
 class GATClassifier(nn.Module):
     """Graph-level benign/attack classifier (teacher: 64/5/8/16, student: 32/3/4/8)."""
 
-    def __init__(self, num_ids: int, in_dim: int = 46, edge_dim: int = 2, hidden: int = 64,
+    def __init__(self, num_ids: int, in_dim: int = NUM_NODE_FEATURES, edge_dim: int = 2, hidden: int = 64,
                  layers: int = 5, heads: int = 8, id_dim: int = 16, dropout: float = 0.1,
                  norm: str = "layer", act: str = "elu", share_weights: bool = False,
                  num_classes: int = 2):

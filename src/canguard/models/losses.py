@@ -92,9 +92,10 @@ class GATDistiller(nn.Module):
     where the ``aux`` dicts are ``GATClassifier(..., return_hidden=True)[1]``:
     ``{"hidden": [L x (N, H)], "graph": (B, D)}``.
 
-    loss = alpha * T^2 * KL + (1 - alpha) * CE + beta * (hidden + graph), with
-    hidden = mean over student layers i of MSE(P_i(h_s[i]), h_t[map(i)]) and
-    graph = MSE(P_g(g_s), g_t).
+    loss = alpha * T^2 * KL + (1 - alpha) * hard + beta * (hidden + graph), with
+    hidden = mean over student layers i of MSE(P_i(h_s[i]), h_t[map(i)]),
+    graph = MSE(P_g(g_s), g_t), and ``hard`` the loss of the labels: class-weighted
+    cross-entropy by default, or the ``hard_loss(logits, y)`` given (the task's focal loss).
     """
 
     def __init__(self, student_hidden: int, teacher_hidden: int, student_layers: int, teacher_layers: int,
@@ -113,9 +114,9 @@ class GATDistiller(nn.Module):
 
     def forward(self, student_out: Tensor, student_aux: dict, teacher_out: Tensor, teacher_aux: dict,
                 y: Tensor, T: float = 4.0, alpha: float = 0.7, beta: float = 0.5,
-                weight: Tensor | None = None) -> tuple[Tensor, dict[str, float]]:
+                weight: Tensor | None = None, hard_loss=None) -> tuple[Tensor, dict[str, float]]:
         kd = distillation_kl(student_out, teacher_out, T)
-        ce = F.cross_entropy(student_out, y, weight=weight)
+        ce = hard_loss(student_out, y) if hard_loss is not None else F.cross_entropy(student_out, y, weight=weight)
         t_hidden = teacher_aux["hidden"]
         hidden = torch.stack([
             F.mse_loss(proj(h), t_hidden[j].detach())
@@ -135,10 +136,12 @@ class VGAEDistiller(nn.Module):
     both models on the same batch and ``own_loss`` the student's
     ``VGAE.loss(...)[0]``:
 
-    loss = own_loss + w_latent * MSE(P(mu_s), mu_t)
-           + w_recon * (MSE(x_hat_s, x_hat_t) + T^2 * KL(softmax(id_t / T) || softmax(id_s / T)))
+    loss = own_loss + beta * MSE(P(mu_s), mu_t)
+           + alpha * (MSE(x_hat_s, x_hat_t) + T^2 * KL(softmax(id_t / T) || softmax(id_s / T)))
 
-    (the ID KL is averaged over nodes).
+    (the ID KL is averaged over nodes, and is 0 for models without an ID decoder):
+    ``alpha`` weighs the teacher's reconstructions as soft targets, ``beta`` the
+    latent matching, ``T`` softens the teacher's ID distribution, as for the GAT.
     """
 
     def __init__(self, student_latent: int, teacher_latent: int, identity_init: bool = False):
@@ -150,11 +153,13 @@ class VGAEDistiller(nn.Module):
         """Dimensions read from two :class:`~canguard.models.vgae.VGAE`."""
         return cls(student.latent, teacher.latent, identity_init)
 
-    def forward(self, student_out, teacher_out, own_loss: Tensor, w_latent: float = 1.0,
-                w_recon: float = 1.0, T: float = 2.0) -> tuple[Tensor, dict[str, float]]:
+    def forward(self, student_out, teacher_out, own_loss: Tensor, alpha: float = 0.7, beta: float = 0.5,
+                T: float = 4.0) -> tuple[Tensor, dict[str, float]]:
         latent = F.mse_loss(self.latent_proj(student_out.mu), teacher_out.mu.detach())
         feature = F.mse_loss(student_out.x_hat, teacher_out.x_hat.detach())
-        ident = distillation_kl(student_out.id_logits, teacher_out.id_logits, T)
-        loss = own_loss + w_latent * latent + w_recon * (feature + ident)
+        both_decode_ids = student_out.id_logits.size(1) and student_out.id_logits.size(1) == teacher_out.id_logits.size(1)
+        ident = distillation_kl(student_out.id_logits, teacher_out.id_logits, T) if both_decode_ids \
+            else feature.new_zeros(())
+        loss = own_loss + beta * latent + alpha * (feature + ident)
         parts = {"own": own_loss, "latent": latent, "recon_feature": feature, "recon_id": ident, "total": loss}
         return loss, {k: float(v.detach()) for k, v in parts.items()}

@@ -2,9 +2,9 @@
 
 Shapes (B graphs, N nodes, E edges, H hidden, Z latent, V = num_ids)::
 
-    forward(x (N, 46) float32, edge_index (2, E) int64, batch (N,) int64, node_id (N,) int64,
+    forward(x (N, F) float32, edge_index (2, E) int64, batch (N,) int64, node_id (N,) int64,
             edge_attr (E, 2) float32 | None) -> VGAEOutput(
-        mu (N, Z), logvar (N, Z), z (N, Z), x_hat (N, 46), id_logits (N, V))
+        mu (N, Z), logvar (N, Z), z (N, Z), x_hat (N, F), id_logits (N, V); V = 0 without ID embedding)
 
     loss(out, x, edge_index, node_id, batch, kl_weight) -> (total 0-dim tensor, {name: float})
     anomaly_score(x, edge_index, batch, node_id, edge_attr) -> (B,) float32, no grad, deterministic
@@ -16,7 +16,7 @@ training mode, ``z = mu`` in eval mode.  Three decoders read ``z``:
 * features: a :class:`GATStack` over ``z`` on the same graph (``decoder_layers``
   blocks, default ``layers``: a mirror of the encoder; ``decoder_heads``) then a
   linear layer to ``in_dim``;
-* CAN ID: logits over the vocabulary (0 = unknown-ID token), tied to the
+* CAN ID (only with an ID embedding, ``id_dim > 0``): logits over the vocabulary (0 = unknown-ID token), tied to the
   encoder's ID embedding: ``id_logits = Linear(Z, id_dim)(z) @ E.T + b`` with
   ``E`` the (V, id_dim) embedding (weight tying keeps the vocabulary-sized
   parameters to one table, so a compact student stays compact);
@@ -29,7 +29,7 @@ training mode, ``z = mu`` in eval mode.  Three decoders read ``z``:
   ~0.22 s per batch, 15x a whole GAT training step.
 
 Loss = MSE(x_hat, x) + CE(id_logits, node_id) + [BCE(pos, 1) + BCE(neg, 0)]
-+ kl_weight * KL(q(z|G) || N(0, I)), where MSE is the mean over all N * 46
++ kl_weight * KL(q(z|G) || N(0, I)), where MSE is the mean over all N * F
 entries, CE the mean over nodes, each BCE the mean over its edges and KL the
 sum over latent dimensions averaged over nodes.
 """
@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.utils import batched_negative_sampling, scatter
 
+from canguard.graphs.features import NUM_NODE_FEATURES
 from canguard.models.encoder import GATEncoder, GATStack
 
 
@@ -95,7 +96,7 @@ def kl_per_node(mu: Tensor, logvar: Tensor) -> Tensor:
 class VGAE(nn.Module):
     """Graph VGAE (teacher: 64 hidden / 32 latent / 4 layers / 8+4 heads; student: 32/16/2/4+2)."""
 
-    def __init__(self, num_ids: int, in_dim: int = 46, edge_dim: int = 2, hidden: int = 64,
+    def __init__(self, num_ids: int, in_dim: int = NUM_NODE_FEATURES, edge_dim: int = 2, hidden: int = 64,
                  latent: int = 32, layers: int = 4, encoder_heads: int = 8, decoder_heads: int = 4,
                  id_dim: int = 16, dropout: float = 0.1, decoder_layers: int | None = None,
                  norm: str = "layer", act: str = "elu", share_weights: bool = False,
@@ -113,8 +114,9 @@ class VGAE(nn.Module):
         self.decoder = GATStack(latent, hidden, decoder_layers or layers, decoder_heads, edge_dim,
                                 dropout, norm, act, share_weights)
         self.to_x = nn.Linear(hidden, in_dim)
-        self.to_id = nn.Linear(latent, id_dim)
-        self.id_bias = nn.Parameter(torch.zeros(num_ids))
+        # the ID decoder exists only with an ID embedding to tie it to
+        self.to_id = nn.Linear(latent, id_dim) if id_dim > 0 else None
+        self.id_bias = nn.Parameter(torch.zeros(num_ids)) if id_dim > 0 else None
 
     def forward(self, x: Tensor, edge_index: Tensor, batch: Tensor | None, node_id: Tensor,
                 edge_attr: Tensor | None = None) -> VGAEOutput:
@@ -124,7 +126,10 @@ class VGAE(nn.Module):
         logvar = self.to_logvar(h).clamp(-self.logvar_clamp, self.logvar_clamp)
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp() if self.training else mu
         x_hat = self.to_x(self.decoder(z, edge_index, edge_attr)[-1])
-        id_logits = F.linear(self.to_id(z), self.encoder.id_embedding.weight, self.id_bias)
+        if self.to_id is None:
+            id_logits = z.new_zeros((z.size(0), 0))
+        else:
+            id_logits = F.linear(self.to_id(z), self.encoder.id_embedding.weight, self.id_bias)
         return VGAEOutput(mu, logvar, z, x_hat, id_logits)
 
     def loss(self, out: VGAEOutput, x: Tensor, edge_index: Tensor, node_id: Tensor, batch: Tensor,
@@ -134,7 +139,7 @@ class VGAE(nn.Module):
         Returns ``(total, {"feature", "id", "edge", "kl", "total"})``; the parts are Python floats.
         """
         feature = F.mse_loss(out.x_hat, x)
-        ident = F.cross_entropy(out.id_logits, node_id)
+        ident = F.cross_entropy(out.id_logits, node_id) if out.id_logits.size(1) else feature.new_zeros(())
         pos = edge_logits(out.z, edge_index)
         edge = F.binary_cross_entropy_with_logits(pos, torch.ones_like(pos))
         if self.negatives == "pyg":
@@ -172,7 +177,8 @@ class VGAE(nn.Module):
             out = self(x, edge_index, batch, node_id, edge_attr)
             b = int(batch.max()) + 1 if num_graphs is None else num_graphs
             node_feat = (out.x_hat - x).pow(2).mean(-1)
-            node_ce = F.cross_entropy(out.id_logits, node_id, reduction="none")
+            node_ce = (F.cross_entropy(out.id_logits, node_id, reduction="none") if out.id_logits.size(1)
+                       else torch.zeros_like(node_feat))
             edge_err = F.softplus(-edge_logits(out.z, edge_index))   # BCE(sigmoid(logit), 1)
             return {
                 "feature": scatter(node_feat, batch, 0, b, reduce="mean"),

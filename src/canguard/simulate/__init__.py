@@ -13,27 +13,27 @@ from canguard.simulate.dataset import (
     SyntheticSpec,
     generate_recording,
     plan_recordings,
-    vehicle_profile,
+    synthetic_vehicle,
     write_cantt_csv,
     write_dataset,
     write_recording,
 )
 from canguard.simulate.traffic import benign_traffic
-from canguard.simulate.vehicle import Sender, VehicleProfile, make_vehicle
+from canguard.simulate.vehicle import Sender, SyntheticVehicle, make_vehicle
 
 __all__ = [
     "ATTACKS",
     "RecordingPlan",
     "Sender",
     "SyntheticSpec",
-    "VehicleProfile",
+    "SyntheticVehicle",
     "apply_attack",
     "benign_traffic",
     "generate_recording",
     "make_vehicle",
     "plan_intervals",
     "plan_recordings",
-    "vehicle_profile",
+    "synthetic_vehicle",
     "write_cantt_csv",
     "write_dataset",
     "write_recording",

@@ -32,14 +32,14 @@ import numpy as np
 
 from canguard.frames import Frames
 from canguard.simulate.vehicle import (
-    Const, Counter, Flags, Sender, Signal, VehicleProfile, fill_checksum, put_field, read_field,
+    Const, Counter, Flags, Sender, Signal, SyntheticVehicle, fill_checksum, put_field, read_field,
 )
 from canguard.simulate.traffic import sender_frames, sender_times
 
 DOS_PERIOD_S = 0.0003
 FUZZ_PERIOD_S = (0.0005, 0.001)
 
-Attack = Callable[[Frames, VehicleProfile, np.ndarray, np.random.Generator], Frames]
+Attack = Callable[[Frames, SyntheticVehicle, np.ndarray, np.random.Generator], Frames]
 
 
 def plan_intervals(rng: np.random.Generator, duration_s: float,
@@ -83,7 +83,7 @@ def _grid(rng: np.random.Generator, start: float, end: float, period: float, jit
     return t[(t >= start) & (t < end)]
 
 
-def _target(vehicle: VehicleProfile, rng: np.random.Generator, max_period_s: float = 0.1,
+def _target(vehicle: SyntheticVehicle, rng: np.random.Generator, max_period_s: float = 0.1,
             min_dlc: int = 1) -> Sender:
     """A random sender fast enough to have messages in every interval."""
     pool = [s for s in vehicle.senders if s.period_s <= max_period_s and s.dlc >= min_dlc]
@@ -103,13 +103,13 @@ def _last_payload_before(frames: Frames, can_id: int, t: float) -> np.ndarray:
     return frames.payload[before[-1] if len(before) else idx[0]].copy()
 
 
-def dos(frames: Frames, vehicle: VehicleProfile, intervals: np.ndarray, rng: np.random.Generator) -> Frames:
+def dos(frames: Frames, vehicle: SyntheticVehicle, intervals: np.ndarray, rng: np.random.Generator) -> Frames:
     """Flood of ID 0x000 (highest priority), DLC 8, payload 00..00, every ~0.3 ms."""
     t = np.concatenate([_grid(rng, s, e, DOS_PERIOD_S) for s, e in intervals])
     return _merge(frames, _injected(t, 0, 8, np.zeros((len(t), 8), np.uint8)))
 
 
-def fuzzing(frames: Frames, vehicle: VehicleProfile, intervals: np.ndarray, rng: np.random.Generator) -> Frames:
+def fuzzing(frames: Frames, vehicle: SyntheticVehicle, intervals: np.ndarray, rng: np.random.Generator) -> Frames:
     """Random IDs 0x000-0x7FF, random DLC 0-8 and random payloads, every 0.5-1 ms."""
     period = rng.uniform(*FUZZ_PERIOD_S)
     t = np.concatenate([_grid(rng, s, e, period, jitter=0.3) for s, e in intervals])
@@ -118,7 +118,7 @@ def fuzzing(frames: Frames, vehicle: VehicleProfile, intervals: np.ndarray, rng:
     return _merge(frames, _injected(t, ids, dlc, _random_payload(rng, dlc)))
 
 
-def spoofing(frames: Frames, vehicle: VehicleProfile, intervals: np.ndarray, rng: np.random.Generator) -> Frames:
+def spoofing(frames: Frames, vehicle: SyntheticVehicle, intervals: np.ndarray, rng: np.random.Generator) -> Frames:
     """The RPM or gear frame (alternating per interval) with a fixed forged value, 3-10x its rate.
 
     The forged frame is the last genuine one before the interval with the signal set to a
@@ -137,7 +137,7 @@ def spoofing(frames: Frames, vehicle: VehicleProfile, intervals: np.ndarray, rng
     return _merge(frames, *parts)
 
 
-def replay(frames: Frames, vehicle: VehicleProfile, intervals: np.ndarray, rng: np.random.Generator) -> Frames:
+def replay(frames: Frames, vehicle: SyntheticVehicle, intervals: np.ndarray, rng: np.random.Generator) -> Frames:
     """Benign messages of 1-4 senders captured earlier, re-sent shifted into each interval.
 
     The captured window has the interval's length and ends before the interval starts
@@ -156,7 +156,7 @@ def replay(frames: Frames, vehicle: VehicleProfile, intervals: np.ndarray, rng: 
     return _merge(frames, *parts)
 
 
-def malfunction(frames: Frames, vehicle: VehicleProfile, intervals: np.ndarray, rng: np.random.Generator) -> Frames:
+def malfunction(frames: Frames, vehicle: SyntheticVehicle, intervals: np.ndarray, rng: np.random.Generator) -> Frames:
     """Random payloads on one existing sender (DLC >= 2, period <= 50 ms), per interval either
     interleaved (extra frames at 3x its rate) or replacing its own frames' payloads."""
     sender = _target(vehicle, rng, max_period_s=0.05, min_dlc=2)
@@ -174,7 +174,7 @@ def malfunction(frames: Frames, vehicle: VehicleProfile, intervals: np.ndarray, 
     return _merge(out, *parts)
 
 
-def suppress(frames: Frames, vehicle: VehicleProfile, intervals: np.ndarray, rng: np.random.Generator) -> Frames:
+def suppress(frames: Frames, vehicle: SyntheticVehicle, intervals: np.ndarray, rng: np.random.Generator) -> Frames:
     """One sender (period <= 100 ms) goes silent in the intervals: its messages there are removed.
 
     Labelling rule: every message remaining inside a suppression interval is labelled 1
@@ -196,7 +196,7 @@ def _forged_field(sender: Sender, rng: np.random.Generator):
     return Const(0, 0)
 
 
-def masquerade(frames: Frames, vehicle: VehicleProfile, intervals: np.ndarray, rng: np.random.Generator) -> Frames:
+def masquerade(frames: Frames, vehicle: SyntheticVehicle, intervals: np.ndarray, rng: np.random.Generator) -> Frames:
     """The real sender (period <= 100 ms) is silenced; the attacker sends at its period.
 
     Attacker frames: last genuine payload before the interval, counter continued, one field
@@ -230,7 +230,7 @@ ATTACKS: dict[str, Attack] = {
 }
 
 
-def apply_attack(name: str, frames: Frames, vehicle: VehicleProfile, rng: np.random.Generator,
+def apply_attack(name: str, frames: Frames, vehicle: SyntheticVehicle, rng: np.random.Generator,
                  duration_s: float | None = None) -> Frames:
     """Run attack ``name`` over intervals planned by :func:`plan_intervals` on [0, duration_s)."""
     if name not in ATTACKS:

@@ -31,7 +31,7 @@ from canguard.frames import Frames
 from canguard.ingest.hexcodec import encode_hex_id, encode_hex_payload, string_buffers
 from canguard.simulate.attacks import ATTACKS, apply_attack
 from canguard.simulate.traffic import benign_traffic
-from canguard.simulate.vehicle import VehicleProfile, derive_seed, make_vehicle
+from canguard.simulate.vehicle import SyntheticVehicle, derive_seed, make_vehicle
 
 HEADER = "timestamp,arbitration_id,data_field,attack\n"
 BENIGN = "none"
@@ -151,8 +151,8 @@ def plan_recordings(spec: SyntheticSpec) -> list[RecordingPlan]:
     return plans
 
 
-def vehicle_profile(spec: SyntheticSpec, name: str) -> VehicleProfile:
-    """The profile of vehicle ``name``: from spec.seed and the name only (plus the rate/DLC options)."""
+def synthetic_vehicle(spec: SyntheticSpec, name: str) -> SyntheticVehicle:
+    """The synthetic vehicle ``name``: from spec.seed and the name only (plus the rate/DLC options)."""
     if name not in spec.vehicles + spec.unknown_vehicles:
         raise KeyError(f"vehicle {name!r} is not in the spec")
     return make_vehicle(name, spec.seed, spec.message_rate, name in spec.short_dlc_vehicles)
@@ -163,7 +163,7 @@ def generate_recording(plan: RecordingPlan, spec: SyntheticSpec) -> Frames:
 
     Deterministic in (plan, spec): traffic, attack and start time come from plan.seed.
     """
-    vehicle = vehicle_profile(spec, plan.vehicle)
+    vehicle = synthetic_vehicle(spec, plan.vehicle)
     traffic_ss, attack_ss, clock_ss = np.random.SeedSequence(plan.seed).spawn(3)
     frames = benign_traffic(vehicle, spec.duration_s, np.random.default_rng(traffic_ss))
     if plan.attack != BENIGN:

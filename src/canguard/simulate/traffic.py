@@ -10,7 +10,7 @@ import numpy as np
 
 from canguard.frames import Frames
 from canguard.simulate.vehicle import (
-    Checksum, Const, Counter, Flags, Sender, Signal, VehicleProfile, fill_checksum, put_field,
+    Checksum, Const, Counter, Flags, Sender, Signal, SyntheticVehicle, fill_checksum, put_field,
 )
 
 WALK_STEP_S = 0.05  # finest grid of the random-walk signals, interpolated at message times
@@ -110,7 +110,7 @@ def sender_frames(sender: Sender, t: np.ndarray, payload: np.ndarray, label: int
     return Frames(t, np.full(m, sender.can_id), np.full(m, sender.dlc), payload, np.full(m, label))
 
 
-def benign_traffic(vehicle: VehicleProfile, duration_s: float, rng: np.random.Generator) -> Frames:
+def benign_traffic(vehicle: SyntheticVehicle, duration_s: float, rng: np.random.Generator) -> Frames:
     """All senders of ``vehicle`` over [0, duration_s) seconds, sorted by time, label 0."""
     parts = []
     for sender in vehicle.senders:

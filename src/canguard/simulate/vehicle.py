@@ -1,6 +1,6 @@
 """A synthetic vehicle: its CAN senders, their periods, DLCs and payload layouts.
 
-A :class:`VehicleProfile` is drawn once from a seed and a vehicle name and then
+A :class:`SyntheticVehicle` is drawn once from a seed and a vehicle name and then
 fixed: every recording of that vehicle (train and test) uses the same IDs,
 periods, DLCs and byte layouts; only the signal trajectories, phases and jitter
 differ between recordings.
@@ -121,7 +121,7 @@ class Sender:
 
 
 @dataclass(frozen=True)
-class VehicleProfile:
+class SyntheticVehicle:
     name: str
     senders: tuple[Sender, ...]  # sorted by can_id
 
@@ -214,7 +214,7 @@ def fill_checksum(payload: np.ndarray, sender: Sender) -> None:
     payload[:, ck.byte] = np.asarray(value, dtype=np.int64) & 0xFF
 
 
-# --- drawing a profile -----------------------------------------------------------------
+# --- drawing a vehicle ------------------------------------------------------------------
 
 def _random_signal(rng: np.random.Generator, byte: int, width: int) -> Signal:
     if width == 2:
@@ -327,8 +327,8 @@ def _periods_for_rate(rng: np.random.Generator, n: int, message_rate: float) -> 
 
 
 def make_vehicle(name: str, seed: int, message_rate: float = 2000.0,
-                 short_dlc: bool = False) -> VehicleProfile:
-    """Draw a vehicle profile from ``seed`` and ``name`` alone (same inputs, same profile).
+                 short_dlc: bool = False) -> SyntheticVehicle:
+    """Draw a vehicle from ``seed`` and ``name`` alone (same inputs, same vehicle).
 
     message_rate  target benign messages per second of the whole vehicle
     short_dlc     Spark-like: ~40 % of IDs send DLC < 8 (else 5-10 %)
@@ -337,7 +337,7 @@ def make_vehicle(name: str, seed: int, message_rate: float = 2000.0,
 
 
 @lru_cache(maxsize=64)
-def _make_vehicle(name: str, seed: int, message_rate: float, short_dlc: bool) -> VehicleProfile:
+def _make_vehicle(name: str, seed: int, message_rate: float, short_dlc: bool) -> SyntheticVehicle:
     rng = np.random.default_rng(derive_seed(seed, "vehicle", name))
     mean_rate_per_id = float(np.dot(PERIOD_WEIGHTS, 1.0 / np.asarray(PERIODS_S)))
     n = int(np.clip(round(message_rate / mean_rate_per_id * rng.uniform(0.8, 1.4)), MIN_SENDERS, MAX_SENDERS))
@@ -377,4 +377,4 @@ def _make_vehicle(name: str, seed: int, message_rate: float, short_dlc: bool) ->
             jitter=float(rng.uniform(0.01, 0.03)), drift_ppm=float(rng.uniform(-80, 80)),
             fields=fields, role=role,
         ))
-    return VehicleProfile(name=name, senders=tuple(senders))
+    return SyntheticVehicle(name=name, senders=tuple(senders))

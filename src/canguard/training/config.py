@@ -29,6 +29,7 @@ class TrainConfig:
     loss: str = "weighted_ce"  # weighted_ce | focal | ce (GAT classifier)
     focal_gamma: float = 2.0
     unknown_id_rate: float = 0.05  # share of node IDs replaced by the unknown token in training
+    profile_dropout: float = 0.25  # share of training windows that lose their vehicle profile
     kl_weight: float = 0.01  # VGAE
     temperature: float = 4.0  # distillation T
     alpha: float = 0.7  # distillation weight of the soft-target term

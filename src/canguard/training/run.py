@@ -52,7 +52,8 @@ def build_task(family: str, role: str, cfg: TrainConfig, train: GraphShards, siz
     """The model (seeded) and the task that trains it."""
     seed_everything(cfg.seed, verbose=False)
     num_ids = train.manifest["vocabulary_size"]
-    sizes = resolved_sizes(family, role, sizes)
+    sizes = resolved_sizes(family, role, sizes) | {"in_dim": train.manifest["num_node_features"],
+                                                   "edge_dim": train.manifest["num_edge_features"]}
     model = build_model(family, role, num_ids, sizes)
     description = {"family": family, "role": role, "sizes": sizes, "num_ids": num_ids,
                    "parameters": count_parameters(model), "dataset": train.manifest.get("dataset"),
@@ -60,7 +61,7 @@ def build_task(family: str, role: str, cfg: TrainConfig, train: GraphShards, siz
                    "feature_spec": train.manifest["feature_spec"], "window_size": train.manifest["window_size"],
                    "window_stride": train.manifest["window_stride"],
                    "distilled_from": str(teacher_ckpt) if teacher_ckpt else None}
-    common = {"unknown_id_rate": cfg.unknown_id_rate, "seed": cfg.seed}
+    common = {"unknown_id_rate": cfg.unknown_id_rate, "seed": cfg.seed, "profile_dropout": cfg.profile_dropout}
     balance = train.manifest["class_balance"]
     weight = class_weights([balance["benign"], balance["attack"]])
     if teacher_ckpt is not None:
@@ -72,7 +73,8 @@ def build_task(family: str, role: str, cfg: TrainConfig, train: GraphShards, siz
             return ClassifierDistillTask(model, teacher, description, temperature=cfg.temperature, alpha=cfg.alpha,
                                          beta=cfg.beta, class_weight=weight, loss=cfg.loss,
                                          focal_gamma=cfg.focal_gamma, **common)
-        return AutoencoderDistillTask(model, teacher, description, beta=cfg.beta, kl_weight=cfg.kl_weight, **common)
+        return AutoencoderDistillTask(model, teacher, description, temperature=cfg.temperature, alpha=cfg.alpha,
+                                      beta=cfg.beta, kl_weight=cfg.kl_weight, **common)
     if family == "gat":
         return ClassifierTask(model, description, class_weight=weight, loss=cfg.loss, focal_gamma=cfg.focal_gamma,
                               **common)

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from canguard.graphs.dataset import UnknownIdDropout
+from canguard.graphs.dataset import ProfileDropout, UnknownIdDropout, drop_profile
 from canguard.metrics import auroc, binary_metrics
 from canguard.models.losses import GATDistiller, VGAEDistiller, focal_loss
 
@@ -40,18 +40,21 @@ class Task:
     mode = "min"
     train_label: int | None = None  # train only on windows of this label (None: all)
 
-    def __init__(self, model: nn.Module, description: dict, unknown_id_rate: float = 0.0, seed: int = 0):
+    def __init__(self, model: nn.Module, description: dict, unknown_id_rate: float = 0.0, seed: int = 0,
+                 profile_dropout: float = 0.0):
         self.model = model
         self.trainable: nn.Module = model
         self.teacher: nn.Module | None = None
         self.description = description
         self.seed = seed
         self.id_dropout = UnknownIdDropout(unknown_id_rate, torch.Generator())
+        self.profile_dropout = ProfileDropout(profile_dropout, torch.Generator())
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
         """Reseed the augmentation per epoch, so a resumed run draws what an uninterrupted one would."""
         self.id_dropout.generator.manual_seed(self.seed * 100_003 + epoch + 17)
+        self.profile_dropout.generator.manual_seed(self.seed * 100_003 + epoch + 29)
 
     def to(self, device) -> None:
         self.trainable.to(device)
@@ -71,11 +74,20 @@ class Task:
         balance = shards.manifest["class_balance"]
         return len(shards) if self.train_label is None else balance["benign" if self.train_label == 0 else "attack"]
 
+    def views(self, batch):
+        """What validation scores: the batch, and (where training drops profiles) the batch without profiles."""
+        yield batch
+        if self.profile_dropout.p > 0:
+            masked = batch.clone()
+            masked.x = drop_profile(batch.x, torch.ones(batch.x.size(0), dtype=torch.bool, device=batch.x.device))
+            yield masked
+
     def prepare(self, batch):
-        """Training-time augmentation: the unknown-ID token replaces a share of node IDs."""
+        """Training-time augmentation: the unknown-ID token replaces a share of node IDs, and a share
+        of windows lose their vehicle profile (their relative features)."""
         batch = batch.clone()
         batch.node_id = self.id_dropout(batch).node_id
-        return batch
+        return self.profile_dropout(batch)
 
 
 class ClassifierTask(Task):
@@ -101,11 +113,11 @@ class ClassifierTask(Task):
     def validate(self, batches, fabric) -> dict:
         ys, probs, losses = [], [], []
         for batch in batches:
-            batch = fabric.to_device(batch)
-            logits = self.model(*_inputs(batch)).float()
-            losses.append(float(F.cross_entropy(logits, batch.y, reduction="sum")))
-            probs.append(torch.softmax(logits, dim=1)[:, 1].cpu().numpy())
-            ys.append(batch.y.cpu().numpy())
+            for view in self.views(fabric.to_device(batch)):
+                logits = self.model(*_inputs(view)).float()
+                losses.append(float(F.cross_entropy(logits, view.y, reduction="sum")))
+                probs.append(torch.softmax(logits, dim=1)[:, 1].cpu().numpy())
+                ys.append(view.y.cpu().numpy())
         y, p = np.concatenate(ys), np.concatenate(probs)
         m = binary_metrics(y, p >= 0.5)
         return {"loss": sum(losses) / len(y), "f1": m["f1"], "accuracy": m["accuracy"],
@@ -130,9 +142,9 @@ class AutoencoderTask(Task):
     def validate(self, batches, fabric) -> dict:
         ys, scores = [], []
         for batch in batches:
-            batch = fabric.to_device(batch)
-            scores.append(self.model.anomaly_score(*_inputs(batch)).float().cpu().numpy())
-            ys.append(batch.y.cpu().numpy())
+            for view in self.views(fabric.to_device(batch)):
+                scores.append(self.model.anomaly_score(*_inputs(view)).float().cpu().numpy())
+                ys.append(view.y.cpu().numpy())
         y, s = np.concatenate(ys), np.concatenate(scores)
         benign = y == 0
         return {"loss": float(s[benign].mean()) if benign.any() else float("nan"), "auroc": auroc(y, s),
@@ -156,19 +168,18 @@ class ClassifierDistillTask(ClassifierTask):
         with torch.no_grad():
             t_logits, t_aux = self.teacher(*_inputs(batch), return_hidden=True)
         s_logits, s_aux = self.model(*_inputs(batch), return_hidden=True)
-        w = None if self.class_weight is None else self.class_weight.to(s_logits.device)
         loss, parts = self.distiller(s_logits, s_aux, t_logits, t_aux, batch.y, T=self.temperature,
-                                     alpha=self.alpha, beta=self.beta, weight=w)
+                                     alpha=self.alpha, beta=self.beta, hard_loss=self._criterion)
         return loss, parts
 
 
 class AutoencoderDistillTask(AutoencoderTask):
-    def __init__(self, student, teacher, description, beta=0.5, **kw):
+    def __init__(self, student, teacher, description, temperature=4.0, alpha=0.7, beta=0.5, **kw):
         super().__init__(student, description, **kw)
         self.teacher = teacher.eval().requires_grad_(False)
         self.distiller = VGAEDistiller.from_models(student, teacher)
         self.trainable = nn.ModuleDict({"student": student, "distiller": self.distiller})
-        self.beta = beta
+        self.temperature, self.alpha, self.beta = temperature, alpha, beta
 
     def train(self) -> None:
         self.trainable.train()
@@ -182,5 +193,5 @@ class AutoencoderDistillTask(AutoencoderTask):
         s_out = self.model(*_inputs(batch))
         own, _ = self.model.loss(s_out, batch.x, batch.edge_index, target_ids, batch.batch,
                                  kl_weight=self.kl_weight)
-        loss, parts = self.distiller(s_out, t_out, own)
+        loss, parts = self.distiller(s_out, t_out, own, alpha=self.alpha, beta=self.beta, T=self.temperature)
         return loss, parts

@@ -1,0 +1,145 @@
+"""Enrollment: a vehicle's benign traffic, without labels, from which its profile and thresholds are fitted.
+
+A user who installs canguard on a vehicle gives it traffic of that vehicle that is
+believed to be attack-free; nothing is retrained.  Where it comes from, per vehicle
+(config ``enrollment``)::
+
+    attack_free   the vehicle's attack-free recordings (can-train-and-test: train_01/attack-free-*)
+    prefix        the first ``seconds`` of each of the vehicle's test recordings; those
+                  messages are then excluded from every metric, in every protocol
+    recordings    named recordings (keys ``<split>/<name>``), whole or their first ``seconds``
+    auto          attack_free where the vehicle has an attack-free recording, else prefix
+
+Enrollment traffic is used as a deployed detector would see it: every message
+counts, labels are not read to clean it.  Where the data is labelled, the attack
+messages inside it are counted and reported, and a vehicle whose enrollment holds
+any is flagged.
+
+The enrolled profile is fitted on all of it; the thresholds are fitted on the
+enrollment windows scored *out of sample*: each segment is cut in two halves and
+the windows of one half are compared with the profile of the other
+(:attr:`Enrollment.halves`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from canguard.frames import Frames
+from canguard.graphs.windows import read_recording
+from canguard.profiles.profile import VehicleProfile, fit_profile
+
+SOURCES = ("auto", "attack_free", "prefix", "recordings")
+
+
+def plan_enrollment(vehicle: str, recordings: list[dict], settings: dict) -> dict:
+    """Which recordings (and how many seconds of each; None = whole) enrol ``vehicle``.
+
+    ``recordings``: the dataset's unique catalog entries; ``settings``: config
+    ``enrollment`` (``source``, ``seconds``, per-vehicle ``vehicles`` overrides).
+    """
+    own_settings = dict(settings.get("vehicles", {}).get(vehicle, {}))
+    source = own_settings.get("source", settings["source"])
+    seconds = float(own_settings.get("seconds", settings["seconds"]))
+    if source not in SOURCES:
+        raise ValueError(f"enrollment source of vehicle {vehicle!r} must be one of {SOURCES}, got {source!r}")
+    own = [e for e in recordings if e["vehicle"] == vehicle]
+    attack_free = [e for e in own if e["attack"] == "none"]
+    if source == "auto":
+        source = "attack_free" if attack_free else "prefix"
+    if source == "attack_free":
+        if not attack_free:
+            raise ValueError(f"enrollment of vehicle {vehicle!r}: source attack_free, but it has no attack-free "
+                             f"recording (its recordings: {[e['key'] for e in own]})")
+        items = [{"recording": e["key"], "seconds": None} for e in attack_free]
+    elif source == "prefix":
+        if seconds <= 0:
+            raise ValueError(f"enrollment of vehicle {vehicle!r}: prefix needs seconds > 0, got {seconds}")
+        items = [{"recording": e["key"], "seconds": seconds} for e in own if e["role"] == "test"]
+    else:
+        keys = own_settings.get("recordings") or []
+        known = {e["key"] for e in recordings}
+        unknown = [k for k in keys if k not in known]
+        if not keys or unknown:
+            raise ValueError(f"enrollment.vehicles.{vehicle}.recordings must name recordings of the dataset; "
+                             f"unknown: {unknown or '(none given)'}")
+        items = [{"recording": k, "seconds": own_settings.get("seconds")} for k in keys]
+    if not items:
+        raise ValueError(f"vehicle {vehicle!r} has no recording to enrol from (source {source})")
+    return {"vehicle": vehicle, "source": source, "seconds": seconds if source == "prefix" else None,
+            "recordings": items}
+
+
+@dataclass
+class Enrollment:
+    """A vehicle's enrollment: its traffic segments, the profile, the two half profiles and the report."""
+
+    vehicle: str
+    source: str
+    segments: list[dict]   # recording, t_from, t_mid, t_to (timestamps), messages, attack_messages, ...
+    profile: VehicleProfile
+    halves: tuple[VehicleProfile, VehicleProfile]   # first halves, second halves of the segments
+
+    @property
+    def attack_messages(self) -> int:
+        return sum(s["attack_messages"] for s in self.segments)
+
+    def report(self) -> dict:
+        seconds = sum(s["t_to"] - s["t_from"] for s in self.segments)
+        return {"vehicle": self.vehicle, "source": self.source, "recordings": len(self.segments),
+                "seconds": round(seconds, 3), "messages": sum(s["messages"] for s in self.segments),
+                "attack_messages": self.attack_messages,
+                "unlabelled_messages": sum(s["unlabelled_messages"] for s in self.segments),
+                "flagged": self.attack_messages > 0, "profile_ids": self.profile.num_ids}
+
+    def spans(self, recording: str) -> list[tuple[float, float, float]]:
+        """(t_from, t_mid, t_to) of this vehicle's enrollment segments inside ``recording``."""
+        return [(s["t_from"], s["t_mid"], s["t_to"]) for s in self.segments if s["recording"] == recording]
+
+    def to_json(self) -> dict:
+        return {"report": self.report(), "segments": self.segments, "profile": self.profile.to_json(),
+                "halves": [h.to_json() for h in self.halves]}
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_json(), indent=1) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Enrollment":
+        d = json.loads(Path(path).read_text())
+        return cls(d["report"]["vehicle"], d["report"]["source"], d["segments"],
+                   VehicleProfile.from_json(d["profile"]),
+                   tuple(VehicleProfile.from_json(h) for h in d["halves"]))
+
+
+def enroll(plan: dict, parquets: dict[str, str | Path], window_size: int) -> Enrollment:
+    """Fit a vehicle's enrollment from its plan (:func:`plan_enrollment`); ``parquets``: key -> ingested file."""
+    segments, first, second, info = [], [], [], []
+    for item in plan["recordings"]:
+        frames, _ = read_recording(parquets[item["recording"]])
+        if len(frames) == 0:
+            continue
+        t = frames.timestamp
+        keep = t < t[0] + item["seconds"] if item["seconds"] is not None else np.ones(len(frames), bool)
+        seg: Frames = frames.take(np.flatnonzero(keep))
+        if len(seg) < 2:
+            continue
+        mid = len(seg) // 2
+        segments.append(seg)
+        first.append(seg.take(np.arange(mid)))
+        second.append(seg.take(np.arange(mid, len(seg))))
+        info.append({"recording": item["recording"], "t_from": float(seg.timestamp[0]),
+                     "t_mid": float(seg.timestamp[mid]), "t_to": float(seg.timestamp[-1]),
+                     "messages": len(seg), "attack_messages": int(np.sum(seg.label == 1)),
+                     "unlabelled_messages": int(np.sum(seg.label == -1))})
+    if not segments:
+        raise ValueError(f"vehicle {plan['vehicle']!r}: its enrollment recordings hold no traffic")
+    source = {"enrollment": plan["source"], "recordings": [s["recording"] for s in info],
+              "seconds": plan["seconds"]}
+    vehicle = plan["vehicle"]
+    return Enrollment(vehicle, plan["source"], info, fit_profile(segments, window_size, vehicle, source),
+                      (fit_profile(first, window_size, vehicle, source | {"half": 0}),
+                       fit_profile(second, window_size, vehicle, source | {"half": 1})))

@@ -356,3 +356,16 @@ def test_csv_round_trip(tmp_path, attack, vehicle):
     if attack == "fuzzing":
         assert (data == "").any()  # DLC 0 frames write an empty data field
         assert re.search(r",,[01]\n", path.read_text())
+
+
+def test_fleet_adds_random_training_vehicles_only():
+    spec = SyntheticSpec(fleet=3, duration_s=2.0)
+    fleet = [p for p in plan_recordings(spec) if p.vehicle.startswith("fleet")]
+    assert {p.split for p in fleet} == {"train_01_attack_free", "train_02_with_attacks"}
+    assert sorted(p.name for p in fleet) == ["DoS-fleet00", "attack-free-fleet00", "attack-free-fleet01",
+                                             "attack-free-fleet02", "fuzzing-fleet01", "spoofing-fleet02"]
+    vehicles = [synthetic_vehicle(spec, v) for v in spec.fleet_vehicles]
+    id_sets = [set(v.ids.tolist()) for v in vehicles]
+    assert all(len(a & b) < 0.5 * min(len(a), len(b)) for a in id_sets for b in id_sets if a is not b)
+    assert synthetic_vehicle(spec, "fleet01") == synthetic_vehicle(SyntheticSpec(fleet=3), "fleet01")
+    assert len(plan_recordings(SyntheticSpec())) == len(plan_recordings(spec)) - 6

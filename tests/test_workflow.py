@@ -50,12 +50,14 @@ def test_pipeline_profiles_and_enrols_every_vehicle(workflow_run):
     assert sorted(p.stem for p in (profiles / "training").iterdir()) == ["alpha", "bravo"]
     assert sorted(p.stem for p in (profiles / "enrolled").iterdir()) == ["alpha", "bravo", "charlie"]
     alpha = json.loads((profiles / "training/alpha.json").read_text())
-    assert len(alpha["folds"]) == 4 and alpha["profile"]["num_ids"] >= 30
+    # fitted as a vehicle is enrolled: the first 0.3 s of each of alpha's 3 training recordings, benign only
+    assert alpha["report"]["source"] == "training prefix" and alpha["report"]["recordings"] == 3
+    assert alpha["profile"]["num_ids"] >= 30 and alpha["profile"]["source"]["benign_only"]
     charlie = json.loads((profiles / "enrolled/charlie.json").read_text())["report"]
     # charlie has no attack-free recording: the first 0.3 s of each of its 5 recordings
     assert charlie["source"] == "prefix" and charlie["recordings"] == 5 and charlie["attack_messages"] == 0
     assert charlie["seconds"] == pytest.approx(5 * 0.3, abs=0.05)
-    assert json.loads((profiles / "enrolled/alpha.json").read_text())["report"]["source"] == "attack_free"
+    assert json.loads((profiles / "enrolled/alpha.json").read_text())["report"]["source"] == "prefix"
 
 
 def test_pipeline_builds_graph_shards_per_part_and_protocol(workflow_run):

@@ -161,6 +161,11 @@ def discover(dataset: str, root: str | Path, vehicles: dict[str, str] | None = N
     return recordings
 
 
+def training_recordings(dataset: str, root: str | Path, vehicles: dict[str, str] | None = None) -> list[Recording]:
+    """The training recordings of another dataset, for a dataset that trains with them (``train_with``)."""
+    return [r for r in discover(dataset, root, vehicles) if r.role == "train"]
+
+
 def file_hash(path: str | Path, chunk: int = 1 << 22) -> str:
     h = hashlib.blake2b(digest_size=16)
     with open(path, "rb") as f:
@@ -177,6 +182,10 @@ def build_catalog(recordings: list[Recording]) -> dict:
     """
     seen: dict[str, str] = {}
     entries = []
+    keys = [r.key for r in recordings]
+    clash = sorted({k for k in keys if keys.count(k) > 1})
+    if clash:
+        raise ValueError(f"recordings of different datasets share the keys {clash}: rename one of them")
     for rec in recordings:
         digest = file_hash(rec.path)
         entry = asdict(rec) | {"role": rec.role, "scenario": rec.scenario, "key": rec.key,

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from canguard.catalog import discover, unique_recordings
-from canguard.profiles.enrollment import plan_enrollment
+from canguard.profiles.enrollment import plan_enrollment, plan_training_profile
 from canguard.provenance import code_version
 from canguard.simulate import SyntheticSpec, plan_recordings
 
@@ -39,16 +39,30 @@ def get_synthetic_datasets():
     return [name for name in config["datasets"] if get_dataset(name)["synthetic"]]
 
 
-def get_synthetic_spec():
-    return SyntheticSpec.from_config(config["synthetic"])
+def get_synthetic_config(name):
+    """The synthetic vehicle's settings of dataset `name`: `synthetic`, updated with the dataset's `spec`."""
+    return {**config["synthetic"], **get_dataset(name).get("spec", {})}
+
+
+def get_synthetic_spec(name):
+    return SyntheticSpec.from_config(get_synthetic_config(name))
+
+
+def get_own_raw_recordings(name, training_only=False):
+    """Raw files of one dataset: planned ones for a synthetic dataset, found ones for a real one."""
+    ds = get_dataset(name)
+    if ds["synthetic"]:
+        plans = plan_recordings(get_synthetic_spec(name))
+        return [f"{ds['root']}/{p.split}/{p.name}.csv" for p in plans if not training_only or p.split.startswith("train")]
+    return [r.path for r in discover(name, ds["root"], ds.get("vehicles")) if not training_only or r.role == "train"]
 
 
 def get_raw_recordings(wildcards):
-    """Raw files of a dataset: planned ones for a synthetic dataset, found ones for a real one."""
-    ds = get_dataset(wildcards.dataset)
-    if ds["synthetic"]:
-        return [f"{ds['root']}/{p.split}/{p.name}.csv" for p in plan_recordings(get_synthetic_spec())]
-    return [rec.path for rec in discover(wildcards.dataset, ds["root"], ds.get("vehicles"))]
+    """Raw files of a dataset, and the training files of the datasets it trains with (`train_with`)."""
+    paths = get_own_raw_recordings(wildcards.dataset)
+    for other in get_dataset(wildcards.dataset).get("train_with", []):
+        paths += get_own_raw_recordings(other, training_only=True)
+    return paths
 
 
 def get_catalog(dataset):
@@ -120,6 +134,10 @@ def get_vehicle_recordings(wildcards):
         for e in get_recordings(wildcards.dataset, role="train")
         if e["vehicle"] == wildcards.vehicle
     }
+
+
+def get_training_profile_plan(dataset, vehicle):
+    return plan_training_profile(vehicle, get_recordings(dataset), config["enrollment"]["seconds"])
 
 
 def get_enrollment_plan(dataset, vehicle):

@@ -1,5 +1,5 @@
-# Stage 2: train/val split of the training windows; vehicle profiles (training vehicles, cross-fitted)
-# and enrollments (test vehicles); vocabulary and normalisation; graph shards per part and protocol.
+# Stage 2: train/val split of the training windows; vehicle profiles of the training vehicles and
+# enrollments of the test vehicles; vocabulary and normalisation; graph shards per part and protocol.
 
 
 rule split:
@@ -20,23 +20,20 @@ rule split:
 
 
 rule vehicle_profile:
-    """A training vehicle's normal traffic: full profile and cross-fitted fold profiles."""
+    """A training vehicle's normal traffic, fitted as a test vehicle is enrolled: on the first
+    enrollment.seconds of each of its training recordings (benign messages only)."""
     input:
         recordings=lambda wildcards: list(get_vehicle_recordings(wildcards).values()),
-        assignment="results/windows/{dataset}/split.parquet",
     output:
-        profiles="results/profiles/{dataset}/training/{vehicle}.json",
+        profile="results/profiles/{dataset}/training/{vehicle}.json",
     params:
-        recordings=lambda wildcards: list(get_vehicle_recordings(wildcards)),
+        plan=lambda wildcards: get_training_profile_plan(wildcards.dataset, wildcards.vehicle),
         size=config["windows"]["size"],
-        stride=config["windows"]["stride"],
-        block_windows=config["split"]["block_windows"],
-        folds=config["profiles"]["folds"],
         code=code_version("vehicle_profile"),
     log:
         "logs/profiles/{dataset}/training/{vehicle}.log",
     script:
-        "../scripts/vehicle_profile.py"
+        "../scripts/enroll.py"
 
 
 rule enroll:
@@ -44,7 +41,7 @@ rule enroll:
     input:
         recordings=lambda wildcards: list(get_enrollment_recordings(wildcards).values()),
     output:
-        enrollment="results/profiles/{dataset}/enrolled/{vehicle}.json",
+        profile="results/profiles/{dataset}/enrolled/{vehicle}.json",
     params:
         plan=lambda wildcards: get_enrollment_plan(wildcards.dataset, wildcards.vehicle),
         size=config["windows"]["size"],
@@ -68,7 +65,6 @@ rule preprocessing:
         training_vehicles=lambda wildcards: get_training_vehicles(wildcards.dataset),
         size=config["windows"]["size"],
         stride=config["windows"]["stride"],
-        block_windows=config["split"]["block_windows"],
         code=code_version("preprocessing"),
     log:
         "logs/preprocessing/{dataset}.log",
@@ -89,7 +85,6 @@ rule shards:
         test_vehicles=lambda wildcards: get_test_vehicles(wildcards.dataset),
         size=config["windows"]["size"],
         stride=config["windows"]["stride"],
-        block_windows=config["split"]["block_windows"],
         graphs_per_shard=config["shards"]["graphs_per_shard"],
         code=code_version("shards"),
     log:

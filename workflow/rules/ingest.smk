@@ -9,6 +9,10 @@ checkpoint catalog:
     params:
         root=lambda wildcards: get_dataset(wildcards.dataset)["root"],
         vehicles=lambda wildcards: get_dataset(wildcards.dataset).get("vehicles", {}),
+        train_with=lambda wildcards: {
+            d: {"root": get_dataset(d)["root"], "vehicles": get_dataset(d).get("vehicles", {})}
+            for d in get_dataset(wildcards.dataset).get("train_with", [])
+        },
         code=code_version("catalog"),
     log:
         "logs/catalog/{dataset}.log",

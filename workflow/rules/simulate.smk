@@ -5,7 +5,7 @@ rule simulate:
     output:
         csv="results/simulate/{dataset}/{split}/{recording}.csv",
     params:
-        spec=lambda wildcards: config["synthetic"],
+        spec=lambda wildcards: get_synthetic_config(wildcards.dataset),
         code=code_version("simulate"),
     log:
         "logs/simulate/{dataset}/{split}/{recording}.log",

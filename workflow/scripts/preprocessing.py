@@ -11,6 +11,5 @@ run_preprocessing(
     snakemake.input.assignment,
     snakemake.params.size,
     snakemake.params.stride,
-    snakemake.params.block_windows,
     snakemake.output.preprocessing,
 )

@@ -17,7 +17,6 @@ run_shards(
     p.stride,
     dataset=snakemake.wildcards.dataset,
     assignment=snakemake.input.get("assignment"),
-    block_windows=p.block_windows,
     training_profiles=dict(zip(p.training_vehicles, snakemake.input.training_profiles)),
     enrollments=dict(zip(p.test_vehicles, snakemake.input.get("enrollments", []))) or None,
 )

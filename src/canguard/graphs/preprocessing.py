@@ -26,7 +26,12 @@ from canguard.graphs.builder import WindowGraphs, select_graphs
 from canguard.graphs.features import EDGE_FEATURES, NODE_FEATURES, UNSCALED_FEATURES
 
 UNKNOWN_ID = 0
-MIN_STD = 1e-6
+# A feature that barely varies in the training vehicles' benign windows (a byte's spread that is ~0 on
+# Kia and Sonata) must not turn into a z-score of hundreds on another vehicle where it varies: the
+# scale of every feature is at least MIN_STD (0.05 = 13 LSB of a byte on its [0, 1] scale), and a
+# normalised value is clipped to +-CLIP standard deviations.
+MIN_STD = 0.05
+CLIP = 10.0
 
 
 class _Moments:
@@ -54,7 +59,7 @@ class _Moments:
         count = np.maximum(self.count, 1.0)
         mean = self.s1 / count
         std = np.sqrt(np.maximum(self.s2 / count - mean * mean, 0.0))
-        std = np.where(std < MIN_STD, 1.0, std)
+        std = np.maximum(std, MIN_STD)
         mean[list(unscaled)], std[list(unscaled)] = 0.0, 1.0
         return mean, std
 
@@ -82,11 +87,12 @@ class Preprocessing:
         return np.where(known, pos + 1, UNKNOWN_ID).astype(np.int64)
 
     def normalize_nodes(self, x: np.ndarray) -> np.ndarray:
-        """Z-scored node features; a missing (NaN) relative feature becomes 0, the training mean."""
-        return np.nan_to_num((x - self.node_mean) / self.node_std, nan=0.0).astype(np.float32)
+        """Z-scored node features, clipped to +-CLIP; a missing (NaN) relative feature becomes 0, the mean."""
+        z = np.clip((x - self.node_mean) / self.node_std, -CLIP, CLIP)
+        return np.nan_to_num(z, nan=0.0).astype(np.float32)
 
     def normalize_edges(self, e: np.ndarray) -> np.ndarray:
-        return ((e - self.edge_mean) / self.edge_std).astype(np.float32)
+        return np.clip((e - self.edge_mean) / self.edge_std, -CLIP, CLIP).astype(np.float32)
 
     def to_json(self) -> dict:
         return {

@@ -1,13 +1,18 @@
 """The graph stages as the workflow runs them, one function per rule (files in, files out).
 
     split              training recordings -> train/val assignment of their windows   (per dataset)
-    vehicle_profile    a training vehicle's recordings -> its full and fold profiles  (per training vehicle)
-    enroll             a vehicle's enrollment traffic -> its enrolled profile, halves (per test vehicle)
+    vehicle_profile    a training vehicle's recordings' first seconds -> its profile   (per training vehicle)
+    enroll             a vehicle's enrollment traffic -> its enrolled profile         (per test vehicle)
     preprocessing      training windows -> vocabulary, normalisation                   (per dataset)
     shards             windows of a part -> normalised graph shards + manifest         (per part)
 
+A training vehicle's profile is fitted the way a test vehicle is enrolled (on the
+first seconds of each of its recordings, :mod:`canguard.profiles.enrollment`), so
+that a model is trained on exactly the comparisons it will make when deployed.
+
 Parts: ``train`` and ``val`` (the training recordings' windows, compared with the
-training profiles), and per protocol and test scenario ``zero_shot/<scenario>``
+training profiles; a window inside the profile's own traffic is compared with the
+half it is not in), and per protocol and test scenario ``zero_shot/<scenario>``
 (a known vehicle compared with its training profile, an unknown one with none) and
 ``enrolled/<scenario>`` (every vehicle compared with its enrolled profile), plus
 ``enrolled/enrollment`` (the enrollment windows, each compared with the profile of
@@ -30,7 +35,6 @@ from canguard.graphs.shards import ShardWriter
 from canguard.graphs.split import split_training_windows
 from canguard.graphs.windows import read_recording, window_labels
 from canguard.profiles.enrollment import Enrollment, enroll
-from canguard.profiles.training import TrainingProfiles, fit_training_profiles, window_profiles
 
 log = logging.getLogger(__name__)
 
@@ -64,18 +68,9 @@ def parts_by_recording(assignment: str | Path) -> dict[str, np.ndarray]:
     return out
 
 
-def run_vehicle_profile(vehicle: str, recordings: dict[str, str], assignment: str | Path, size: int, stride: int,
-                        block_windows: int, folds: int, out: str | Path) -> TrainingProfiles:
-    parts = parts_by_recording(assignment)
-    profiles = fit_training_profiles(vehicle, recordings, parts, size, stride, block_windows, folds)
-    profiles.save(out)
-    p = profiles.profile
-    log.info("vehicle %s: %d IDs, %d benign training messages (%.0f s) in %d recordings; %d fold profiles",
-             vehicle, p.num_ids, p.total_messages, p.duration_s, len(recordings), folds)
-    return profiles
-
-
 def run_enrollment(plan: dict, parquets: dict[str, str], size: int, out: str | Path) -> Enrollment:
+    """Rules ``vehicle_profile`` (a training vehicle, benign messages of its training recordings' first
+    seconds) and ``enroll`` (a test vehicle, its enrollment traffic as it is)."""
     enrollment = enroll(plan, parquets, size)
     enrollment.save(out)
     r = enrollment.report()
@@ -85,27 +80,31 @@ def run_enrollment(plan: dict, parquets: dict[str, str], size: int, out: str | P
     return enrollment
 
 
-def _training_graphs(key: str, path: str, vehicles: dict[str, str], profiles: dict[str, TrainingProfiles],
-                     parts: dict[str, np.ndarray], size: int, stride: int, block_windows: int):
+def _window_times(frames, size: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    starts = window_starts(len(frames), size, stride)
+    return frames.timestamp[starts], frames.timestamp[np.minimum(starts + size - 1, max(len(frames) - 1, 0))]
+
+
+def _profiled_graphs(key: str, path: str, enrollment: Enrollment, size: int, stride: int):
+    """A recording's window graphs compared with a vehicle's profile, each window out of sample
+    (:meth:`Enrollment.window_profiles`), and that index (-1: a window no profile can judge)."""
     frames, meta = read_recording(path)
-    vehicle = vehicles[key]
-    folds = len(profiles[vehicle].folds)
-    graphs = build_window_graphs(frames, size, stride, profiles[vehicle].all(),
-                                 window_profiles(parts[key], block_windows, folds))
-    return graphs, meta
+    t_start, t_end = _window_times(frames, size, stride)
+    index = enrollment.window_profiles(key, t_start, t_end)
+    return build_window_graphs(frames, size, stride, enrollment.profiles(), index), index, meta
 
 
 def run_preprocessing(training: dict[str, str], vehicles: dict[str, str], profiles: dict[str, str],
-                      assignment: str | Path, size: int, stride: int, block_windows: int,
-                      out: str | Path) -> Preprocessing:
-    """Vocabulary and normalisation from the benign windows of the training part (compared with fold profiles)."""
+                      assignment: str | Path, size: int, stride: int, out: str | Path) -> Preprocessing:
+    """Vocabulary and normalisation from the benign windows of the training part (compared with the
+    training profiles, out of sample)."""
     parts = parts_by_recording(assignment)
-    loaded = {v: TrainingProfiles.load(p) for v, p in profiles.items()}
+    loaded = {v: Enrollment.load(p) for v, p in profiles.items()}
 
     def windows():
         for key, path in sorted(training.items()):
-            graphs, _ = _training_graphs(key, path, vehicles, loaded, parts, size, stride, block_windows)
-            yield key, graphs, parts[key]
+            graphs, index, _ = _profiled_graphs(key, path, loaded[vehicles[key]], size, stride)
+            yield key, graphs, np.where(index >= 0, parts[key], "gap")
 
     prep = fit_preprocessing(windows())
     Path(out).write_text(json.dumps(prep.to_json(), indent=2) + "\n")
@@ -124,7 +123,7 @@ def _overlaps(graphs, spans: list[tuple[float, float, float]]) -> np.ndarray:
 
 def run_shards(part: str, recordings: dict[str, str], attacks: dict[str, str], vehicles: dict[str, str],
                preprocessing: str | Path, out_dir: str | Path, graphs_per_shard: int, size: int, stride: int, *,
-               dataset: str = "", assignment: str | Path | None = None, block_windows: int = 25,
+               dataset: str = "", assignment: str | Path | None = None,
                training_profiles: dict[str, str] | None = None, enrollments: dict[str, str] | None = None) -> dict:
     """Write the shards of one part (see the module docstring for the parts).
 
@@ -134,7 +133,7 @@ def run_shards(part: str, recordings: dict[str, str], attacks: dict[str, str], v
     """
     start = time.perf_counter()
     prep = Preprocessing.load(preprocessing)
-    trained = {v: TrainingProfiles.load(p) for v, p in (training_profiles or {}).items()}
+    trained = {v: Enrollment.load(p) for v, p in (training_profiles or {}).items()}
     enrolled = {v: Enrollment.load(p) for v, p in (enrollments or {}).items()}
     protocol, _, scenario = part.rpartition("/")
     writer = ShardWriter(out_dir, prep, graphs_per_shard)
@@ -143,19 +142,12 @@ def run_shards(part: str, recordings: dict[str, str], attacks: dict[str, str], v
         vehicle = vehicles[key]
         spans = [s for e in enrolled.values() for s in e.spans(key)]
         if parts is not None:
-            graphs, meta = _training_graphs(key, path, vehicles, trained, parts, size, stride, block_windows)
-            keep = parts[key] == part
-        elif scenario == ENROLLMENT_PART:
-            frames, meta = read_recording(path)
-            e = enrolled[vehicle]
-            starts = window_starts(len(frames), size, stride)
-            t_start, t_end = frames.timestamp[starts], frames.timestamp[np.minimum(starts + size - 1, len(frames) - 1)]
-            window_profile = np.full(len(starts), -1)
-            for t_from, t_mid, t_to in e.spans(key):  # each half is compared with the other half's profile
-                window_profile[(t_start >= t_from) & (t_end < t_mid)] = 1
-                window_profile[(t_start >= t_mid) & (t_end <= t_to)] = 0
-            graphs = build_window_graphs(frames, size, stride, list(e.halves), window_profile)
-            keep = window_profile >= 0
+            graphs, index, meta = _profiled_graphs(key, path, trained[vehicle], size, stride)
+            keep = (parts[key] == part) & (index >= 0)
+            spans = []
+        elif scenario == ENROLLMENT_PART:  # each half of a segment is compared with the other half's profile
+            graphs, index, meta = _profiled_graphs(key, path, enrolled[vehicle], size, stride)
+            keep = index > 0
             spans = []
         else:
             frames, meta = read_recording(path)
@@ -172,8 +164,8 @@ def run_shards(part: str, recordings: dict[str, str], attacks: dict[str, str], v
         writer.add(key, meta.get("hash", ""), graphs, window, attacks[key], vehicle, _overlaps(graphs, spans))
     manifest = writer.close(dataset=dataset, part=part, protocol=protocol or "training", scenario=scenario,
                             window_size=size, window_stride=stride, graphs_per_shard=graphs_per_shard,
-                            profiles={v: p.profile.digest() for v, p in trained.items()}
-                            | {v: e.profile.digest() for v, e in enrolled.items()},
+                            profiles={f"training/{v}": e.profile.digest() for v, e in trained.items()}
+                            | {f"enrolled/{v}": e.profile.digest() for v, e in enrolled.items()},
                             enrollment={v: e.report() for v, e in enrolled.items()})
     log.info("%s/%s: %d graphs (%s), %d excluded (enrollment), in %d shards, %.1f%% unknown-ID nodes, %.2fs",
              dataset, part, manifest["num_graphs"], manifest["class_balance"], manifest["excluded_windows"],

@@ -36,6 +36,17 @@ from canguard.profiles.profile import VehicleProfile, fit_profile
 SOURCES = ("auto", "attack_free", "prefix", "recordings")
 
 
+def plan_training_profile(vehicle: str, recordings: list[dict], seconds: float) -> dict:
+    """A training vehicle's profile, fitted as a test vehicle is enrolled: on the first ``seconds`` of
+    each of its training recordings (benign messages only: training labels may be used)."""
+    items = [{"recording": e["key"], "seconds": float(seconds)} for e in recordings
+             if e["vehicle"] == vehicle and e["role"] == "train"]
+    if not items:
+        raise ValueError(f"vehicle {vehicle!r} has no training recording")
+    return {"vehicle": vehicle, "source": "training prefix", "seconds": float(seconds), "recordings": items,
+            "benign_only": True}
+
+
 def plan_enrollment(vehicle: str, recordings: list[dict], settings: dict) -> dict:
     """Which recordings (and how many seconds of each; None = whole) enrol ``vehicle``.
 
@@ -71,7 +82,7 @@ def plan_enrollment(vehicle: str, recordings: list[dict], settings: dict) -> dic
     if not items:
         raise ValueError(f"vehicle {vehicle!r} has no recording to enrol from (source {source})")
     return {"vehicle": vehicle, "source": source, "seconds": seconds if source == "prefix" else None,
-            "recordings": items}
+            "recordings": items, "benign_only": False}
 
 
 @dataclass
@@ -100,6 +111,34 @@ class Enrollment:
         """(t_from, t_mid, t_to) of this vehicle's enrollment segments inside ``recording``."""
         return [(s["t_from"], s["t_mid"], s["t_to"]) for s in self.segments if s["recording"] == recording]
 
+    def profiles(self) -> list[VehicleProfile]:
+        """``[profile, first half, second half]``: what :meth:`window_profiles` indexes."""
+        return [self.profile, *self.halves]
+
+    def window_profiles(self, recording: str, t_start: np.ndarray, t_end: np.ndarray) -> np.ndarray:
+        """Index into :meth:`profiles` for each window of ``recording``.
+
+        A window inside the first half of an enrollment segment is compared with the
+        second half's profile (2), one inside the second half with the first half's (1):
+        never with a profile fitted on itself.  Every other window gets the full profile
+        (0); -1 marks a window that straddles the middle of a segment (half of it is in
+        each half profile): it is compared with nothing and dropped where it would be used.
+        """
+        index = np.zeros(len(t_start), dtype=np.int64)
+        for t_from, t_mid, t_to in self.spans(recording):
+            first = (t_start >= t_from) & (t_end < t_mid)
+            second = (t_start >= t_mid) & (t_end <= t_to)
+            straddle = (t_start < t_mid) & (t_end >= t_mid) & (t_end >= t_from) & (t_start <= t_to)
+            index[first], index[second], index[straddle] = 2, 1, -1
+        return index
+
+    def inside(self, recording: str, t_start: np.ndarray, t_end: np.ndarray) -> np.ndarray:
+        """(G,) bool: the window lies wholly inside one of the enrollment segments of ``recording``."""
+        out = np.zeros(len(t_start), bool)
+        for t_from, _, t_to in self.spans(recording):
+            out |= (t_start >= t_from) & (t_end <= t_to)
+        return out
+
     def to_json(self) -> dict:
         return {"report": self.report(), "segments": self.segments, "profile": self.profile.to_json(),
                 "halves": [h.to_json() for h in self.halves]}
@@ -116,7 +155,9 @@ class Enrollment:
 
 
 def enroll(plan: dict, parquets: dict[str, str | Path], window_size: int) -> Enrollment:
-    """Fit a vehicle's enrollment from its plan (:func:`plan_enrollment`); ``parquets``: key -> ingested file."""
+    """Fit a vehicle's enrollment from its plan (:func:`plan_enrollment`, :func:`plan_training_profile`);
+    ``parquets``: key -> ingested file.  With ``plan["benign_only"]`` the labelled attack messages are
+    left out of the profile (training data); else every message counts, as on a vehicle."""
     segments, first, second, info = [], [], [], []
     for item in plan["recordings"]:
         frames, _ = read_recording(parquets[item["recording"]])
@@ -128,9 +169,10 @@ def enroll(plan: dict, parquets: dict[str, str | Path], window_size: int) -> Enr
         if len(seg) < 2:
             continue
         mid = len(seg) // 2
-        segments.append(seg)
-        first.append(seg.take(np.arange(mid)))
-        second.append(seg.take(np.arange(mid, len(seg))))
+        fit = (lambda f: f.take(f.label == 0)) if plan.get("benign_only") else (lambda f: f)
+        segments.append(fit(seg))
+        first.append(fit(seg.take(np.arange(mid))))
+        second.append(fit(seg.take(np.arange(mid, len(seg)))))
         info.append({"recording": item["recording"], "t_from": float(seg.timestamp[0]),
                      "t_mid": float(seg.timestamp[mid]), "t_to": float(seg.timestamp[-1]),
                      "messages": len(seg), "attack_messages": int(np.sum(seg.label == 1)),
@@ -138,7 +180,7 @@ def enroll(plan: dict, parquets: dict[str, str | Path], window_size: int) -> Enr
     if not segments:
         raise ValueError(f"vehicle {plan['vehicle']!r}: its enrollment recordings hold no traffic")
     source = {"enrollment": plan["source"], "recordings": [s["recording"] for s in info],
-              "seconds": plan["seconds"]}
+              "seconds": plan["seconds"], "benign_only": bool(plan.get("benign_only"))}
     vehicle = plan["vehicle"]
     return Enrollment(vehicle, plan["source"], info, fit_profile(segments, window_size, vehicle, source),
                       (fit_profile(first, window_size, vehicle, source | {"half": 0}),

@@ -10,6 +10,8 @@ Layout (as can-train-and-test v1.5; file stems ``<attack>-<vehicle>``)::
     test_04_unknown_vehicle_unknown_attack/<unknown attack>-<unknown vehicle>.csv
     test_05_suppress/suppress-<known vehicle>.csv
     test_06_masquerade/masquerade-<known vehicle>.csv
+    train_01_attack_free/attack-free-fleetNN.csv, train_02_with_attacks/<known attack>-fleetNN.csv
+                                                 (with ``fleet``: random vehicles that only train)
 
 Unlike the real distribution, the attack-free files are written once (not again into
 train_02). CSV: ``timestamp,arbitration_id,data_field,attack``; timestamp epoch seconds
@@ -64,6 +66,7 @@ class SyntheticSpec:
     unknown_attacks: tuple[str, ...] = ("replay", "malfunction")
     scenario_attacks: tuple[str, ...] = ("suppress", "masquerade")
     start_epoch: float = 1.7e9
+    fleet: int = 0  # extra random training vehicles fleet00, fleet01, ...: train_01 and train_02 only
 
     def __post_init__(self) -> None:
         for name in ("vehicles", "unknown_vehicles", "short_dlc_vehicles",
@@ -96,10 +99,20 @@ class SyntheticSpec:
             raise ValueError(f"synthetic.duration_s must be >= 2 s, got {self.duration_s}")
         if not (300.0 <= self.message_rate <= 5000.0):
             raise ValueError(f"synthetic.message_rate must be in [300, 5000] msg/s, got {self.message_rate}")
+        if isinstance(self.fleet, bool) or not isinstance(self.fleet, (int, np.integer)) or not 0 <= self.fleet <= 999:
+            raise ValueError(f"synthetic.fleet must be an integer in [0, 999], got {self.fleet!r}")
+        if set(self.fleet_vehicles) & set(everyone):
+            raise ValueError(f"synthetic vehicle names {sorted(set(self.fleet_vehicles) & set(everyone))} "
+                             "are taken by the fleet (fleet00, fleet01, ...)")
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
             raise ValueError(f"synthetic.seed must be an integer, got {self.seed!r}")
         if self.seed < 0:
             raise ValueError(f"synthetic.seed must be >= 0, got {self.seed}")
+
+    @property
+    def fleet_vehicles(self) -> tuple[str, ...]:
+        """Names of the fleet: random vehicles that only train (each its own IDs, periods, DLCs, layouts)."""
+        return tuple(f"fleet{i:02d}" for i in range(self.fleet))
 
     @classmethod
     def from_config(cls, d: dict | None) -> "SyntheticSpec":
@@ -142,6 +155,10 @@ def plan_recordings(spec: SyntheticSpec) -> list[RecordingPlan]:
     """
     known, unknown = spec.vehicles, spec.unknown_vehicles
     plans = [_plan(spec, TRAIN_FREE, BENIGN, v) for v in known]
+    # the fleet: each random vehicle one attack-free and one attacked training recording
+    plans += [_plan(spec, TRAIN_FREE, BENIGN, v) for v in spec.fleet_vehicles]
+    plans += [_plan(spec, TRAIN_ATTACKS, spec.known_attacks[i % len(spec.known_attacks)], v)
+              for i, v in enumerate(spec.fleet_vehicles) if spec.known_attacks]
     plans += [_plan(spec, TRAIN_ATTACKS, a, known[i % len(known)]) for i, a in enumerate(spec.known_attacks)]
     plans += [_plan(spec, TEST_KV_KA, a, known[(i + 1) % len(known)]) for i, a in enumerate(spec.known_attacks)]
     plans += [_plan(spec, TEST_UV_KA, a, v) for a in spec.known_attacks for v in unknown]
@@ -153,6 +170,10 @@ def plan_recordings(spec: SyntheticSpec) -> list[RecordingPlan]:
 
 def synthetic_vehicle(spec: SyntheticSpec, name: str) -> SyntheticVehicle:
     """The synthetic vehicle ``name``: from spec.seed and the name only (plus the rate/DLC options)."""
+    if name in spec.fleet_vehicles:  # rate and DLC mix drawn per fleet vehicle, from the seed and its name
+        rng = np.random.default_rng(derive_seed(spec.seed, "fleet", name))
+        rate = float(np.clip(spec.message_rate * rng.uniform(0.6, 1.4), 300.0, 5000.0))
+        return make_vehicle(name, spec.seed, rate, bool(rng.random() < 1 / 3))
     if name not in spec.vehicles + spec.unknown_vehicles:
         raise KeyError(f"vehicle {name!r} is not in the spec")
     return make_vehicle(name, spec.seed, spec.message_rate, name in spec.short_dlc_vehicles)

@@ -20,7 +20,7 @@ from canguard.evaluation.detection import attack_episodes
 from canguard.evaluation.evaluate import evaluate
 from canguard.evaluation.fusion import fuse
 from canguard.evaluation.scoring import score_model, score_rule
-from canguard.evaluation.summary import markdown, summary_rows
+from canguard.evaluation.summary import markdown, per_attack_rows, summary_rows
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,6 @@ def run_summary(metrics_files: list[str], efficiency_files: list[str], out_csv, 
         efficiency[(e["dataset"], e["model"])] = e
     table = summary_rows(metrics, efficiency)
     table.to_csv(out_csv, index=False)
-    Path(out_md).write_text(markdown(table) + "\n")
+    Path(out_md).write_text(markdown(table, per_attack_rows(metrics)) + "\n")
     return table
 

@@ -80,8 +80,62 @@ def aggregate(table: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
-def markdown(table: pd.DataFrame) -> str:
-    """A Markdown table per dataset and protocol: scenario x model, mean over seeds (min-max)."""
+def per_attack_rows(metrics: list[dict]) -> pd.DataFrame:
+    """One row per dataset x protocol x scenario x attack type x model x seed: the attack's F1, recall,
+    FPR (over the attack's recordings, their benign windows included)."""
+    rows = [{"dataset": m["dataset"], "protocol": m["protocol"], "scenario": scenario, "attack": attack,
+             "model": m["model"], "seed": m.get("seed", 0), "f1": a.get("f1"), "recall": a.get("recall"),
+             "fpr": a.get("fpr")}
+            for m in metrics for scenario, r in m["scenarios"].items() for attack, a in r["per_attack"].items()]
+    return pd.DataFrame(rows, columns=["dataset", "protocol", "scenario", "attack", "model", "seed", "f1",
+                                       "recall", "fpr"])
+
+
+def per_attack_table(rows: pd.DataFrame) -> list[str]:
+    """Scenario / attack x detector: mean F1 over seeds."""
+    models = [m for m in MODEL_ORDER if m in set(rows["model"])]
+    out = ["| scenario | attack | " + " | ".join(models) + " |", "|---|---|" + "---|" * len(models)]
+    for (scenario, attack), g in rows.groupby(["scenario", "attack"], sort=True):
+        out.append(f"| {scenario} | {attack} | " + " | ".join(_fmt(_mean_f1(g, m)) for m in models) + " |")
+    return out
+
+
+def _mean_f1(rows: pd.DataFrame, model: str) -> float:
+    v = pd.to_numeric(rows.loc[rows["model"] == model, "f1"], errors="coerce").dropna()
+    return float(v.mean()) if len(v) else float("nan")
+
+
+def distillation_table(rows: pd.DataFrame) -> list[str]:
+    """Per family and scenario: teacher, distilled student, student without teacher (mean F1 over seeds)."""
+    out = ["| family | scenario | teacher | distilled student | student without teacher | distilled - scratch | "
+           "distilled - teacher |", "|---|---|---|---|---|---|---|"]
+    for family in ("gat", "vgae"):
+        for scenario, g in rows.groupby("scenario", sort=False):
+            t, d, s = (_mean_f1(g, f"{family}_{r}") for r in ("teacher", "student", "student_scratch"))
+            if pd.isna(t) and pd.isna(d):
+                continue
+            out.append(f"| {family} | {scenario} | {_fmt(t)} | {_fmt(d)} | {_fmt(s)} | {_fmt(d - s, 3)} | "
+                       f"{_fmt(d - t, 3)} |")
+    return out
+
+
+def fusion_table(rows: pd.DataFrame) -> list[str]:
+    """Per role and scenario: the fusion's mean F1 against its better member's (the guarantee: >= -0.01)."""
+    out = ["| fusion | scenario | GAT | VGAE | fusion | fusion - better member |", "|---|---|---|---|---|---|"]
+    for role in ("teacher", "student"):
+        for scenario, g in rows.groupby("scenario", sort=False):
+            gat, vgae, fusion = (_mean_f1(g, f"{m}_{role}") for m in ("gat", "vgae", "fusion"))
+            if pd.isna(fusion):
+                continue
+            better = max(gat, vgae) if not (pd.isna(gat) or pd.isna(vgae)) else float("nan")
+            out.append(f"| fusion_{role} | {scenario} | {_fmt(gat)} | {_fmt(vgae)} | {_fmt(fusion)} | "
+                       f"{_fmt(fusion - better, 3)} |")
+    return out
+
+
+def markdown(table: pd.DataFrame, attacks: pd.DataFrame | None = None) -> str:
+    """A Markdown table per dataset and protocol: scenario x model, mean over seeds (min-max); then the
+    distillation and fusion comparisons and, with ``attacks`` (:func:`per_attack_rows`), F1 per attack."""
     out = ["# canguard summary", "",
            "Attack-class metrics per test scenario (never a weighted average), mean over seeds with the "
            "min-max range where several seeds ran. Every detector, the rule baseline included, raises an alarm "
@@ -106,4 +160,14 @@ def markdown(table: pd.DataFrame) -> str:
                 f"{_fmt(first.enrollment_attack_messages)} | {_fmt(first.parameters)} | "
                 f"{_fmt(first.latency_ms_batch1, 2)} |")
         out.append("")
+        if rows["model"].str.endswith("_student_scratch").any():
+            out += [f"### {dataset}, {protocol}: distillation (mean F1 over seeds)", "", *distillation_table(rows), ""]
+        if rows["model"].str.startswith("fusion_").any():
+            out += [f"### {dataset}, {protocol}: fusion against its better member (mean F1 over seeds)", "",
+                    *fusion_table(rows), ""]
+        if attacks is not None and len(attacks):
+            mine = attacks[(attacks["dataset"] == dataset) & (attacks["protocol"] == protocol)]
+            if len(mine):
+                out += [f"### {dataset}, {protocol}: F1 per attack type (its recordings; mean over seeds)", "",
+                        *per_attack_table(mine), ""]
     return "\n".join(out)

@@ -29,9 +29,12 @@ training mode, ``z = mu`` in eval mode.  Three decoders read ``z``:
   ~0.22 s per batch, 15x a whole GAT training step.
 
 Loss = MSE(x_hat, x) + CE(id_logits, node_id) + [BCE(pos, 1) + BCE(neg, 0)]
-+ kl_weight * KL(q(z|G) || N(0, I)), where MSE is the mean over all N * F
-entries, CE the mean over nodes, each BCE the mean over its edges and KL the
-sum over latent dimensions averaged over nodes.
++ kl_weight * KL(q(z|G) || N(0, I)), where MSE is, per node, the mean squared
+error over the window-intrinsic features plus the mean over the features
+relative to the vehicle profile (each group weighs alike: 12 relative features
+would otherwise drown in 46 intrinsic ones), averaged over nodes; CE the mean
+over nodes, each BCE the mean over its edges and KL the sum over latent
+dimensions averaged over nodes.  The anomaly score uses the same node error.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.utils import batched_negative_sampling, scatter
 
-from canguard.graphs.features import NUM_NODE_FEATURES
+from canguard.graphs.features import INTRINSIC_FEATURES, NUM_NODE_FEATURES
 from canguard.models.encoder import GATEncoder, GATStack
 
 
@@ -107,6 +110,10 @@ class VGAE(nn.Module):
         if negatives not in ("vectorised", "pyg"):
             raise ValueError(f"negatives must be 'vectorised' or 'pyg', got {negatives!r}")
         self.negatives = negatives
+        # the node features relative to the vehicle profile are the designed anomaly indicators: the
+        # feature error weighs their group as much as the group of the window-intrinsic features
+        self.groups = ((0, len(INTRINSIC_FEATURES)), (len(INTRINSIC_FEATURES), in_dim)) \
+            if in_dim == NUM_NODE_FEATURES else ((0, in_dim),)
         self.encoder = GATEncoder(num_ids, in_dim, edge_dim, hidden, layers, encoder_heads, id_dim,
                                   dropout, norm, act, share_weights)
         self.to_mu = nn.Linear(hidden, latent)
@@ -132,13 +139,19 @@ class VGAE(nn.Module):
             id_logits = F.linear(self.to_id(z), self.encoder.id_embedding.weight, self.id_bias)
         return VGAEOutput(mu, logvar, z, x_hat, id_logits)
 
+    def node_feature_error(self, x_hat: Tensor, x: Tensor) -> Tensor:
+        """(N,) squared reconstruction error of each node: the mean over each feature group, summed
+        over the groups (window-intrinsic features, profile-relative features)."""
+        err = (x_hat - x).pow(2)
+        return sum(err[:, lo:hi].mean(-1) for lo, hi in self.groups)
+
     def loss(self, out: VGAEOutput, x: Tensor, edge_index: Tensor, node_id: Tensor, batch: Tensor,
              kl_weight: float = 1.0, neg_ratio: float = 1.0) -> tuple[Tensor, dict[str, float]]:
         """Training loss; negatives are random, about ``neg_ratio`` per observed edge, within each graph.
 
         Returns ``(total, {"feature", "id", "edge", "kl", "total"})``; the parts are Python floats.
         """
-        feature = F.mse_loss(out.x_hat, x)
+        feature = self.node_feature_error(out.x_hat, x).mean()
         ident = F.cross_entropy(out.id_logits, node_id) if out.id_logits.size(1) else feature.new_zeros(())
         pos = edge_logits(out.z, edge_index)
         edge = F.binary_cross_entropy_with_logits(pos, torch.ones_like(pos))
@@ -176,7 +189,7 @@ class VGAE(nn.Module):
         try:
             out = self(x, edge_index, batch, node_id, edge_attr)
             b = int(batch.max()) + 1 if num_graphs is None else num_graphs
-            node_feat = (out.x_hat - x).pow(2).mean(-1)
+            node_feat = self.node_feature_error(out.x_hat, x)
             node_ce = (F.cross_entropy(out.id_logits, node_id, reduction="none") if out.id_logits.size(1)
                        else torch.zeros_like(node_feat))
             edge_err = F.softplus(-edge_logits(out.z, edge_index))   # BCE(sigmoid(logit), 1)

@@ -6,12 +6,18 @@ import torch.nn.functional as F
 from torch_geometric.data import Batch, Data
 
 from canguard.graphs.features import NUM_NODE_FEATURES
+from canguard.models.factory import ID_EMBEDDING_DIMS
 from canguard.models import (
     GATDistiller, VGAEDistiller, VGAEOutput, build_model, class_weights, count_parameters,
     distillation_kl, focal_loss, gat_distillation_loss, layer_map, within_graph_negatives,
 )
 
 NUM_IDS = 12
+
+
+def ids(role: str, **sizes) -> dict:
+    """Sizes with the role's CAN-ID embedding (the default models have none): these tests cover it."""
+    return {"id_dim": ID_EMBEDDING_DIMS[role], **sizes}
 
 
 def random_batch(num_graphs: int = 5, seed: int = 0) -> Batch:
@@ -49,7 +55,7 @@ def _seed():
 
 @pytest.mark.parametrize("role", ["teacher", "student"])
 def test_gat_shapes(batch, role):
-    m = build_model("gat", role, NUM_IDS)
+    m = build_model("gat", role, NUM_IDS, ids(role))
     logits = m(*inputs(batch))
     assert logits.shape == (batch.num_graphs, 2) and logits.dtype == torch.float32
     logits2, aux = m(*inputs(batch), return_hidden=True)
@@ -62,7 +68,7 @@ def test_gat_shapes(batch, role):
 
 @pytest.mark.parametrize("role", ["teacher", "student"])
 def test_vgae_shapes(batch, role):
-    m = build_model("vgae", role, NUM_IDS)
+    m = build_model("vgae", role, NUM_IDS, ids(role))
     out = m(*inputs(batch))
     assert isinstance(out, VGAEOutput)
     n = batch.num_nodes
@@ -75,7 +81,7 @@ def test_vgae_shapes(batch, role):
 
 
 def test_vgae_sampling_only_in_training(batch):
-    m = build_model("vgae", "teacher", NUM_IDS).eval()
+    m = build_model("vgae", "teacher", NUM_IDS, ids("teacher")).eval()
     out = m(*inputs(batch))
     assert torch.equal(out.z, out.mu)
     m.train()
@@ -85,14 +91,14 @@ def test_vgae_sampling_only_in_training(batch):
 
 def test_hidden_must_divide_heads():
     with pytest.raises(ValueError):
-        build_model("gat", "teacher", NUM_IDS, {"hidden": 60, "heads": 8})
+        build_model("gat", "teacher", NUM_IDS, ids("teacher", hidden=60, heads=8))
 
 
 # ---------------------------------------------------------------- unknown-ID token
 
 @pytest.mark.parametrize("family", ["gat", "vgae"])
 def test_unknown_id_row_is_trainable(batch, family):
-    m = build_model(family, "student", NUM_IDS)
+    m = build_model(family, "student", NUM_IDS, ids("student"))
     out = m(*inputs(batch))
     if family == "gat":
         loss = F.cross_entropy(out, batch.y)
@@ -119,7 +125,7 @@ def test_students_are_small():
 # ---------------------------------------------------------------- VGAE scoring
 
 def test_anomaly_score_deterministic(batch):
-    m = build_model("vgae", "teacher", NUM_IDS)
+    m = build_model("vgae", "teacher", NUM_IDS, ids("teacher"))
     m.train()  # scoring must use the eval path whatever the mode
     a = m.anomaly_score(*inputs(batch))
     b = m.anomaly_score(*inputs(batch))
@@ -145,13 +151,13 @@ def _fit(model, step, n=25, lr=5e-3):
 
 
 def test_gat_loss_falls(batch):
-    m = build_model("gat", "student", NUM_IDS, {"dropout": 0.0})
+    m = build_model("gat", "student", NUM_IDS, ids("student", dropout=0.0))
     losses = _fit(m, lambda: F.cross_entropy(m(*inputs(batch)), batch.y))
     assert losses[-1] < 0.5 * losses[0], losses
 
 
 def test_vgae_loss_falls(batch):
-    m = build_model("vgae", "student", NUM_IDS, {"dropout": 0.0})
+    m = build_model("vgae", "student", NUM_IDS, ids("student", dropout=0.0))
 
     def step():
         out = m(*inputs(batch))
@@ -171,8 +177,8 @@ def test_layer_map():
 
 
 def test_gat_distillation_zero_for_identical_models(batch):
-    teacher = build_model("gat", "teacher", NUM_IDS).eval()
-    student = build_model("gat", "teacher", NUM_IDS).eval()
+    teacher = build_model("gat", "teacher", NUM_IDS, ids("teacher")).eval()
+    student = build_model("gat", "teacher", NUM_IDS, ids("teacher")).eval()
     student.load_state_dict(teacher.state_dict())
     dist = GATDistiller.from_models(student, teacher, identity_init=True)
     s_out, s_aux = student(*inputs(batch), return_hidden=True)
@@ -183,8 +189,8 @@ def test_gat_distillation_zero_for_identical_models(batch):
 
 
 def test_gat_distillation_gradients(batch):
-    teacher = build_model("gat", "teacher", NUM_IDS).eval()
-    student = build_model("gat", "student", NUM_IDS)
+    teacher = build_model("gat", "teacher", NUM_IDS, ids("teacher")).eval()
+    student = build_model("gat", "student", NUM_IDS, ids("student"))
     dist = GATDistiller.from_models(student, teacher)
     s_out, s_aux = student(*inputs(batch), return_hidden=True)
     t_out, t_aux = teacher(*inputs(batch), return_hidden=True)  # no no_grad: the distiller must detach
@@ -203,8 +209,8 @@ def test_identity_init_needs_equal_dims():
 
 
 def test_vgae_distillation(batch):
-    teacher = build_model("vgae", "teacher", NUM_IDS).eval()
-    twin = build_model("vgae", "teacher", NUM_IDS).eval()
+    teacher = build_model("vgae", "teacher", NUM_IDS, ids("teacher")).eval()
+    twin = build_model("vgae", "teacher", NUM_IDS, ids("teacher")).eval()
     twin.load_state_dict(teacher.state_dict())
     dist = VGAEDistiller.from_models(twin, teacher, identity_init=True)
     s, t = twin(*inputs(batch)), teacher(*inputs(batch))
@@ -213,7 +219,7 @@ def test_vgae_distillation(batch):
     assert parts["latent"] == 0.0 and parts["recon_feature"] == 0.0 and parts["recon_id"] == 0.0
     assert torch.equal(loss, own)
 
-    student = build_model("vgae", "student", NUM_IDS)
+    student = build_model("vgae", "student", NUM_IDS, ids("student"))
     dist = VGAEDistiller.from_models(student, teacher)
     s = student(*inputs(batch))
     own = student.loss(s, batch.x, batch.edge_index, batch.node_id, batch.batch)[0]
@@ -243,8 +249,8 @@ def test_models_without_id_embedding_ignore_the_id(batch):
 
 
 def test_vgae_distillation_honours_temperature_alpha_and_beta(batch):
-    teacher = build_model("vgae", "teacher", NUM_IDS).eval()
-    student = build_model("vgae", "student", NUM_IDS)
+    teacher = build_model("vgae", "teacher", NUM_IDS, ids("teacher")).eval()
+    student = build_model("vgae", "student", NUM_IDS, ids("student"))
     dist = VGAEDistiller.from_models(student, teacher)
     s, t = student(*inputs(batch)), teacher(*inputs(batch))
     own = student.loss(s, batch.x, batch.edge_index, batch.node_id, batch.batch)[0]
@@ -257,8 +263,8 @@ def test_vgae_distillation_honours_temperature_alpha_and_beta(batch):
 
 
 def test_gat_distillation_uses_the_given_hard_loss(batch):
-    teacher = build_model("gat", "teacher", NUM_IDS).eval()
-    student = build_model("gat", "student", NUM_IDS)
+    teacher = build_model("gat", "teacher", NUM_IDS, ids("teacher")).eval()
+    student = build_model("gat", "student", NUM_IDS, ids("student"))
     dist = GATDistiller.from_models(student, teacher)
     s_out, s_aux = student(*inputs(batch), return_hidden=True)
     t_out, t_aux = teacher(*inputs(batch), return_hidden=True)
@@ -311,7 +317,7 @@ def test_within_graph_negatives(batch):
 
 
 def test_vgae_pyg_negatives(batch):
-    m = build_model("vgae", "student", NUM_IDS, {"negatives": "pyg"})
+    m = build_model("vgae", "student", NUM_IDS, ids("student", negatives="pyg"))
     out = m(*inputs(batch))
     total, _ = m.loss(out, batch.x, batch.edge_index, batch.node_id, batch.batch)
     assert torch.isfinite(total)

@@ -22,15 +22,17 @@ def real_run(tmp_path_factory, hcrl_sa):
     for item in ("Snakefile", "workflow", "config", "profiles"):
         src = REPO / item
         (shutil.copytree if src.is_dir() else shutil.copy)(src, work / item)
-    # the first 30,000 lines of every recording, in the dataset's own layout (duplicates included)
+    # the first 60,000 lines (about 24 s) of every recording, in the dataset's own layout (duplicates
+    # included): every test recording's attack starts inside them (after 11 to 23 s)
     for f in sorted(hcrl_sa.glob("*/*.csv")):
         out = work / "datasets/hcrl_slice" / f.parent.name / f.name
         out.parent.mkdir(parents=True, exist_ok=True)
         with open(f, "rb") as src:
-            out.write_bytes(b"".join(line for _, line in zip(range(30_000), src)))
+            out.write_bytes(b"".join(line for _, line in zip(range(60_000), src)))
     (work / "config/slice.yaml").write_text(
         "run: [hcrl_slice]\n"
         "datasets: {hcrl_slice: {}}\n"
+        "enrollment: {seconds: 8.0}\n"
         "training: {max_epochs: 3, batch_size: 64}\n"
         "evaluation: {efficiency: {batch1_windows: 50, batch_size: 64}}\n")
     cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/slice.yaml"]
@@ -43,9 +45,15 @@ def test_summary_covers_every_scenario_and_model(real_run):
     table = pd.read_csv(real_run / "results/summary.csv")
     assert set(table["scenario"]) == {"test_01_known_vehicle_known_attack", "test_02_unknown_vehicle_known_attack",
                                       "test_03_known_vehicle_unknown_attack", "test_04_unknown_vehicle_unknown_attack"}
-    assert set(table["model"]) == {"gat_teacher", "gat_student", "gat_student_scratch", "vgae_teacher",
+    assert set(table["model"]) == {"rules", "gat_teacher", "gat_student", "gat_student_scratch", "vgae_teacher",
                                    "vgae_student", "vgae_student_scratch", "fusion_teacher", "fusion_student"}
+    assert set(table["protocol"]) == {"zero_shot", "enrolled"}
+    assert (table["attack_windows"] > 0).all()  # every scenario of the slice holds attacks: F1 is defined
     assert table["f1"].between(0, 1).all() and table["auroc"].dropna().between(0, 1).all()
+    enrolled = table[table["protocol"] == "enrolled"]
+    # the Spark enrols on the first 8 s of its 3 recordings; no attack message falls inside them
+    spark = enrolled[enrolled["scenario"] == "test_02_unknown_vehicle_known_attack"]
+    assert (spark["enrollment_attack_messages"] == 0).all() and (spark["excluded_windows"] > 0).all()
     report = json.loads((real_run / "results/ingest/hcrl_slice/ingest_report.json").read_text())
     assert len(report["duplicates_skipped"]) == 2
 

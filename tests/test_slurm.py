@@ -30,7 +30,8 @@ def cluster_run(tmp_path_factory):
     local = subprocess.run(base + ["--cores", "2", "results/shards/synthetic/val", "results/shards/synthetic/train"],
                            cwd=work, capture_output=True, text=True, timeout=900)
     assert local.returncode == 0, local.stderr[-3000:]
-    targets = ["results/models/synthetic/gat_student/best.ckpt", "results/models/synthetic/vgae_teacher/best.ckpt"]
+    targets = ["results/models/synthetic/gat_student/seed0/best.ckpt",
+               "results/models/synthetic/vgae_teacher/seed0/best.ckpt"]
     # SIGINT, not SIGTERM, makes snakemake cancel its SLURM jobs if the limit is hit
     cluster = subprocess.run(["timeout", "-s", "INT", "-k", "30", "900", *base, "--profile", "profiles/slurm-ci",
                               *targets], cwd=work, capture_output=True, text=True)
@@ -50,4 +51,4 @@ def test_gpu_rules_ran_as_slurm_jobs_with_a_gpu(cluster_run):
         assert partition == "gpu" and state == "COMPLETED" and "gres/gpu=1" in tres, (job_id, partition, state, tres)
     for rule in ("train_teacher", "distill_student"):
         assert list((work / ".snakemake/slurm_logs" / f"rule_{rule}").rglob("*.log")), rule
-    assert (work / "results/models/synthetic/gat_student/best.ckpt").exists()
+    assert (work / "results/models/synthetic/gat_student/seed0/best.ckpt").exists()

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 from canguard.catalog import discover, unique_recordings
+from canguard.models.factory import ID_EMBEDDING_DIMS
 from canguard.profiles.enrollment import plan_enrollment, plan_training_profile
 from canguard.provenance import code_version
 from canguard.simulate import SyntheticSpec, plan_recordings
@@ -192,11 +193,11 @@ def get_shard_folders(dataset):
 
 def get_model_sizes(family, role):
     """Size overrides of a model from config (a student without teacher has the student's sizes);
-    without the ID embedding (models.id_embedding false) id_dim is 0."""
-    sizes = config["models"]["sizes"].get(family, {})
-    sizes = dict(sizes.get("student" if role == "student_scratch" else role, {}))
-    if not config["models"]["id_embedding"]:
-        sizes["id_dim"] = 0
+    with models.id_embedding, the role's ID embedding width unless the sizes give one."""
+    size_role = "student" if role == "student_scratch" else role
+    sizes = dict(config["models"]["sizes"].get(family, {}).get(size_role, {}))
+    if config["models"]["id_embedding"]:
+        sizes.setdefault("id_dim", ID_EMBEDDING_DIMS[size_role])
     return sizes
 
 

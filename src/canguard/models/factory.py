@@ -7,16 +7,20 @@ paper's weight-shared variant): with half the width and fewer layers alone the
 fixed costs (input projection, ID embedding) keep a student near 17-19 % of
 its teacher; sharing brings both students to about 12-14 % (vocabulary <= 200).
 
-==========  ========  ======  ======  ================  ======  =============
-family      role      hidden  layers  heads (enc/dec)   id_dim  other
-==========  ========  ======  ======  ================  ======  =============
-gat         teacher   64      5       8                 16
-gat         student   32      3       4                 8       share_weights
-vgae        teacher   64      4       8 / 4             16      latent 32
-vgae        student   32      2       4 / 2             8       latent 16, share_weights
-==========  ========  ======  ======  ================  ======  =============
+==========  ========  ======  ======  ================  =============
+family      role      hidden  layers  heads (enc/dec)   other
+==========  ========  ======  ======  ================  =============
+gat         teacher   64      5       8
+gat         student   32      3       4                 share_weights
+vgae        teacher   64      4       8 / 4             latent 32
+vgae        student   32      2       4 / 2             latent 16, share_weights
+==========  ========  ======  ======  ================  =============
 
 All use dropout 0.1, LayerNorm and ELU; the VGAE decoder has as many layers as its encoder.
+No model has a CAN-ID embedding by default (``id_dim`` 0): it sees what an ID does and how that
+compares with its vehicle's profile, not which ID it is, which is what transfers to a vehicle it
+was never trained on.  ``ID_EMBEDDING_DIMS`` are the embedding widths used where one is asked
+for (workflow config ``models.id_embedding``).
 """
 
 from __future__ import annotations
@@ -30,17 +34,19 @@ from canguard.models.vgae import VGAE
 
 DEFAULT_SIZES: dict[str, dict[str, dict]] = {
     "gat": {
-        "teacher": {"hidden": 64, "layers": 5, "heads": 8, "id_dim": 16, "dropout": 0.1},
-        "student": {"hidden": 32, "layers": 3, "heads": 4, "id_dim": 8, "dropout": 0.1,
+        "teacher": {"hidden": 64, "layers": 5, "heads": 8, "id_dim": 0, "dropout": 0.1},
+        "student": {"hidden": 32, "layers": 3, "heads": 4, "id_dim": 0, "dropout": 0.1,
                     "share_weights": True},
     },
     "vgae": {
         "teacher": {"hidden": 64, "latent": 32, "layers": 4, "encoder_heads": 8, "decoder_heads": 4,
-                    "id_dim": 16, "dropout": 0.1},
+                    "id_dim": 0, "dropout": 0.1},
         "student": {"hidden": 32, "latent": 16, "layers": 2, "encoder_heads": 4, "decoder_heads": 2,
-                    "id_dim": 8, "dropout": 0.1, "share_weights": True},
+                    "id_dim": 0, "dropout": 0.1, "share_weights": True},
     },
 }
+# CAN-ID embedding widths where a model is given one (teacher, student)
+ID_EMBEDDING_DIMS = {"teacher": 16, "student": 8}
 
 _CLASSES = {"gat": GATClassifier, "vgae": VGAE}
 

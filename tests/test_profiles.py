@@ -1,7 +1,6 @@
 """Vehicle profiles: a hand-made recording with known periods, DLCs and byte ranges gives the expected profile."""
 
 import numpy as np
-import pytest
 
 from canguard.frames import Frames
 from canguard.profiles import VehicleProfile, fit_profile

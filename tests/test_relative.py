@@ -69,3 +69,18 @@ def test_without_a_profile_every_relative_feature_is_missing():
     f, _, _ = relative(hand_made(1.0), None)
     assert np.all(f["has_profile"] == 0)
     assert all(np.all(np.isnan(f[name])) for name in RELATIVE_FEATURES if name != "has_profile")
+
+
+def test_a_frozen_field_is_surprising():
+    """Masquerade-like: 0x100's counter byte (it always changes) stops changing for 0.3 s."""
+    profile = fit_profile([hand_made(4.0)], W, "toy")
+    frames = hand_made(2.0, t0=500.0)
+    t = frames.timestamp - frames.timestamp[0]
+    frozen = (frames.can_id == 0x100) & (t > 1.0) & (t < 1.3)
+    frames.payload[frozen, 0] = 77
+    g = build_window_graphs(frames, W, W, [profile])
+    f, ids, node_win = relative(frames, profile)
+    inside = ((g.t_start - frames.timestamp[0] > 1.02) & (g.t_end - frames.timestamp[0] < 1.28))[node_win]
+    target = ids == 0x100
+    assert f["change_surprise"][target & inside].min() > 3.0  # about -log(1 - rate) per message
+    assert np.abs(f["change_surprise"][target & ~inside & (np.r_[g.t_start][node_win] - frames.timestamp[0] > 1.5)]).max() < 0.5

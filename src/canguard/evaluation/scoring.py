@@ -100,7 +100,8 @@ def score_model(ckpt: str | Path, shards_root: str | Path, scenarios: list[str],
     return _score_all(model.to(device), meta["task"]["family"], shards_root, scenarios, out, device)
 
 
-def score_rule(preprocessing: str | Path, shards_root: str | Path, scenarios: list[str], out: str | Path) -> pd.DataFrame:
+def score_rule(preprocessing: str | Path, shards_root: str | Path, scenarios: list[str],
+               out: str | Path) -> pd.DataFrame:
     """The rule baseline (:class:`canguard.models.rules.ProfileRule`) on everything a detector is scored on."""
     prep = Preprocessing.load(preprocessing)
     window_size = GraphShards(Path(shards_root) / "val").manifest["window_size"]

@@ -105,11 +105,12 @@ def _relative_reference(frames: Frames, start: int, size: int, ids: list[int], p
         iat_min = _clip_log(min(gaps), prof.iat_p01[r]) if gaps and np.isfinite(prof.iat_p01[r]) else 0.0
         gap_before = (_clip_log(t[msgs[0]] - t[prevs[0]], prof.iat_max[r])
                       if prevs[0] >= 0 and np.isfinite(prof.iat_max[r]) else 0.0)
-        dlc_new, unseen, outside, delta_new, surprise = [], [], [], [], []
+        dlc_new, unseen, outside, delta_new = [], [], [], []
+        excess = [[] for _ in range(8)]  # per byte, the excess surprise of each pair that carries it
         for i, p in zip(msgs, prevs):
             dlc = int(frames.dlc[i])
             dlc_new.append(float(not (prof.dlc_mask[r] >> dlc) & 1))
-            u = e = o = dn = de = sp = pn = 0
+            u = e = o = dn = de = 0
             for j in range(dlc):
                 v = int(frames.payload[i, j])
                 n_values = int(prof.value_seen[r, j].sum())
@@ -120,18 +121,17 @@ def _relative_reference(frames: Frames, start: int, size: int, ids: list[int], p
                 o += int(lo < 0 or v < lo or v > hi)
                 if p >= 0 and frames.dlc[p] > j:
                     delta = (v - int(frames.payload[p, j])) % 256
-                    pn += 1
                     pc = rate_ch[r, j]
-                    sp += -np.log(pc) if delta != 0 else -np.log(1 - pc)
+                    entropy = -(pc * np.log(pc) + (1 - pc) * np.log(1 - pc))
+                    excess[j].append((-np.log(pc) if delta != 0 else -np.log(1 - pc)) - entropy)
                     if int(prof.delta_seen[r, j].sum()) <= LOW_CARDINALITY and prof.pairs[r, j] >= MIN_OBSERVATIONS:
                         de += 1
                         dn += int(not prof.delta_seen[r, j, delta])
             unseen.append(u / e if e else 0.0)
             outside.append(o / dlc if dlc else 0.0)
             delta_new.append(dn / de if de else 0.0)
-            surprise.append(sp / pn if pn else 0.0)
         out.append([0.0, rate, z, iat_min, gap_before, np.mean(dlc_new), np.mean(unseen), np.mean(outside),
-                    np.mean(delta_new), np.mean(surprise), overdue, 1.0])
+                    np.mean(delta_new), max(float(np.mean(x)) if x else 0.0 for x in excess), overdue, 1.0])
     return out
 
 

@@ -16,7 +16,10 @@ can judge a vehicle it was never trained on, with no ID identity at all::
     out_of_range     share of its carried bytes outside the byte's range
     delta_unseen     share of its bytes whose change from the ID's previous message was never seen
                      (bytes with <= 32 distinct changes seen: counters, constants, flags)
-    change_surprise  mean over its bytes of -log P(the byte changed / stayed | the byte's change rate)
+    change_surprise  the largest, over its bytes, of the mean excess surprise of whether the byte changed
+                     from the ID's previous message: -log P(changed or not | the byte's change rate)
+                     minus that rate's entropy (0 on average for normal traffic; a forged field that
+                     freezes a byte which always changes scores about -log(1 - rate) every message)
     overdue          (window) log1p(sum over the vehicle's IDs of silence / longest normal silence - 1,
                      where positive): a sender gone quiet
     has_profile      1 if the window was compared with a profile at all
@@ -128,7 +131,8 @@ def relative_node_features(
         n_values = prof.value_seen.sum(axis=2)
         n_deltas = prof.delta_seen.sum(axis=2)
         rate_ch = prof.change_rate()
-        unseen = eligible = outside = carried_n = delta_new = delta_eligible = surprise = pair_n = 0.0
+        unseen = eligible = outside = carried_n = delta_new = delta_eligible = 0.0
+        excess = np.zeros((num_nodes, 8))
         for j in range(8):
             carried = known & (d > j)
             v = payload[m, j].astype(np.int64)
@@ -144,14 +148,14 @@ def relative_node_features(
             delta_new = delta_new + (elig_d & ~prof.delta_seen[rk, j, delta])
             delta_eligible = delta_eligible + elig_d
             pc = rate_ch[rk, j]
-            nll = np.where(delta != 0, -np.log(pc), -np.log1p(-pc))
-            surprise = surprise + np.where(both, nll, 0.0)
-            pair_n = pair_n + both
+            entropy = -(pc * np.log(pc) + (1 - pc) * np.log1p(-pc))
+            nll = np.where(delta != 0, -np.log(pc), -np.log1p(-pc)) - entropy
+            excess[:, j] = _node_mean(n, np.where(both, nll, 0.0), both, num_nodes)
         share = lambda a, b: np.where(np.asarray(b) > 0, a / np.maximum(b, 1), 0.0)  # noqa: E731
         feats[:, COL["value_unseen"]] = _node_mean(n, share(unseen, eligible), ones, num_nodes)
         feats[:, COL["out_of_range"]] = _node_mean(n, share(outside, carried_n), ones, num_nodes)
         feats[:, COL["delta_unseen"]] = _node_mean(n, share(delta_new, delta_eligible), ones, num_nodes)
-        feats[:, COL["change_surprise"]] = _node_mean(n, share(surprise, pair_n), ones, num_nodes)
+        feats[:, COL["change_surprise"]] = excess.max(axis=1)
 
         # a sender gone quiet: silence at the window's end against each ID's longest normal silence
         overdue = _overdue(timestamp, code, uid, ends[wsel], prof)

@@ -157,7 +157,8 @@ class VGAEDistiller(nn.Module):
                 T: float = 4.0) -> tuple[Tensor, dict[str, float]]:
         latent = F.mse_loss(self.latent_proj(student_out.mu), teacher_out.mu.detach())
         feature = F.mse_loss(student_out.x_hat, teacher_out.x_hat.detach())
-        both_decode_ids = student_out.id_logits.size(1) and student_out.id_logits.size(1) == teacher_out.id_logits.size(1)
+        width = student_out.id_logits.size(1)
+        both_decode_ids = width > 0 and width == teacher_out.id_logits.size(1)
         ident = distillation_kl(student_out.id_logits, teacher_out.id_logits, T) if both_decode_ids \
             else feature.new_zeros(())
         loss = own_loss + beta * latent + alpha * (feature + ident)

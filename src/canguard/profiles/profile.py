@@ -183,7 +183,8 @@ def fit_profile(segments: list[Frames], window_size: int, vehicle: str, source: 
     keep them where a deployed detector could not tell (enrollment traffic).
     """
     segments = [s for s in segments if len(s)]
-    can_ids = np.unique(np.concatenate([s.can_id for s in segments])).astype(np.int64) if segments else np.zeros(0, np.int64)
+    can_ids = (np.unique(np.concatenate([s.can_id for s in segments])).astype(np.int64) if segments
+               else np.zeros(0, np.int64))
     K = len(can_ids)
     messages = np.zeros(K, np.int64)
     dlc_mask = np.zeros(K, np.int64)

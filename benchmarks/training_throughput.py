@@ -26,6 +26,7 @@ from canguard.graphs.dataset import GraphShards
 from canguard.graphs.preprocessing import fit_preprocessing
 from canguard.graphs.shards import ShardWriter
 from canguard.models.factory import count_parameters
+from canguard.profiles import fit_profile
 from canguard.simulate import SyntheticSpec, generate_recording, plan_recordings
 from canguard.training.config import TrainConfig
 from canguard.training.engine import resolve_precision
@@ -40,8 +41,10 @@ def make_shards(root: Path) -> Path:
     spec = SyntheticSpec.from_config({"duration_s": 30})
     plans = {p.name: p for p in plan_recordings(spec)}
     recs = []
-    for name in ("attack-free-alpha", "DoS-alpha"):
-        g = build_window_graphs(generate_recording(plans[name], spec), 100, 100)
+    frames = {name: generate_recording(plans[name], spec) for name in ("attack-free-alpha", "DoS-alpha")}
+    profile = fit_profile([frames["attack-free-alpha"]], 100, "alpha")  # windows compared with alpha's profile
+    for name, f in frames.items():
+        g = build_window_graphs(f, 100, 100, [profile])
         recs.append((name, g, np.full(g.num_graphs, "train")))
     prep = fit_preprocessing(recs)
     for part in ("train", "val"):

@@ -3,9 +3,10 @@
 #   snakemake --profile profiles/default                                # built-in synthetic vehicle
 #   snakemake --profile profiles/default --configfile config/hcrl_sa.yaml   # real HCRL Survival data
 #
-# Stages (one file each in workflow/rules): simulate -> catalog -> ingest -> windows -> split
-# -> preprocessing -> shards -> train_teacher -> distill_student (+ train_student_scratch)
-# -> score -> fuse -> evaluate (+ attack_episodes, efficiency) -> figures -> summary
+# Stages (one file each in workflow/rules): simulate -> catalog -> ingest -> split, vehicle_profile,
+# enroll -> preprocessing -> shards -> train_teacher -> distill_student (+ train_student_scratch), per
+# seed -> score (+ score_rules) -> evaluate, evaluate_fusion (+ attack_episodes, efficiency) -> figures
+# -> summary
 #
 # Report: snakemake --report results/report.html
 

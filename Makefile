@@ -13,13 +13,13 @@ SNAKEMAKE_ARGS ?=
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.canguard-installed
 
-.PHONY: run dry-run test test-slow test-slurm bench report clean-results
+.PHONY: run dry-run lint test test-slow test-slurm bench report clean-results
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH_SPEC)
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[test,lint]'
 	touch $@
 
 run: $(STAMP)
@@ -27,6 +27,12 @@ run: $(STAMP)
 
 dry-run: $(STAMP)
 	$(BIN)/snakemake --profile profiles/default --cores $(CORES) --dry-run $(if $(CONFIG),--configfile $(CONFIG)) $(SNAKEMAKE_ARGS)
+
+# ruff (rules in pyproject.toml), snakefmt --check, snakemake --lint (.ci/snakemake_lint.py says what it accepts)
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks workflow/scripts .ci
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/python .ci/snakemake_lint.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -17,11 +17,11 @@ import tempfile
 from pathlib import Path
 
 import torch
+from training_throughput import make_shards
 
 from canguard.training.config import TrainConfig
 from canguard.training.run import train_model
 from canguard.training.tune import tune_batch_size
-from training_throughput import make_shards
 
 
 def run(out_dir: Path) -> dict:

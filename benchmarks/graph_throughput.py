@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from ingest_throughput import HCRL_SA, machine, pin_one_core
 
 from canguard.frames import Frames
 from canguard.graphs.builder import build_window_graphs
@@ -33,8 +34,6 @@ from canguard.graphs.shards import ShardWriter
 from canguard.graphs.windows import read_recording
 from canguard.profiles import fit_profile
 from canguard.schema import frames_to_table, write_messages
-
-from ingest_throughput import HCRL_SA, machine, pin_one_core
 
 SIZE = STRIDE = 100
 
@@ -71,7 +70,7 @@ def run() -> dict:
         for _ in range(3):
             t0 = time.perf_counter()
             writer = ShardWriter(tmp / "shards", prep, graphs_per_shard=4096)
-            for i, path in enumerate(parquets):
+            for path in parquets:
                 recording, meta = read_recording(path)
                 graphs = build_window_graphs(recording, SIZE, STRIDE, [profile])
                 writer.add(meta["key"], "", graphs, np.arange(graphs.num_graphs), "dos", "kia")

@@ -85,7 +85,8 @@ def write_formats(frames: Frames, folder: Path) -> dict[str, Path]:
     flag01 = pa.array(np.where(frames.label == 1, "1", "0"))
     files = {}
     files["cantt_csv"] = folder / "cantt.csv"
-    files["cantt_csv"].write_bytes(b"timestamp,arbitration_id,data_field,attack\n" + _join(ts, ",", ids, ",", data, ",", flag01))
+    header = b"timestamp,arbitration_id,data_field,attack\n"
+    files["cantt_csv"].write_bytes(header + _join(ts, ",", ids, ",", data, ",", flag01))
     # Car-Hacking CSV: bytes comma-separated, DLC column, R/T flag after the last byte
     spaced = pc.utf8_rtrim(pc.replace_substring_regex(data, r"(..)", r"\1,"), ",")
     dlc = pa.array(frames.dlc.astype(str))

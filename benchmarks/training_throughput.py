@@ -87,7 +87,8 @@ def run() -> dict:
     if device.type == "cpu":
         torch.set_num_threads(1)
     precision = resolve_precision("auto")
-    results = {"machine": machine(), "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu, 1 thread",
+    device_name = torch.cuda.get_device_name() if device.type == "cuda" else "cpu, 1 thread"
+    results = {"machine": machine(), "device": device_name,
                "precision": precision, "batch_size": BATCH, "steps": STEPS, "models": {}}
     with tempfile.TemporaryDirectory() as tmp:
         root = make_shards(Path(tmp))
@@ -103,7 +104,8 @@ def run() -> dict:
                     "train_graphs_per_second": round(time_training(task, train, device, precision)),
                 }
             t, s = results["models"][f"{family}_teacher"], results["models"][f"{family}_student"]
-            results["models"][f"{family}_student"]["parameters_vs_teacher"] = round(s["parameters"] / t["parameters"], 3)
+            student = results["models"][f"{family}_student"]
+            student["parameters_vs_teacher"] = round(s["parameters"] / t["parameters"], 3)
             results["models"][f"{family}_student"]["speedup_vs_teacher"] = round(
                 s["train_graphs_per_second"] / t["train_graphs_per_second"], 2)
     return results

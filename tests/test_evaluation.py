@@ -213,3 +213,35 @@ def test_summary_table_and_markdown():
     md = markdown(table)
     assert "## toy: enrolled" in md and "## toy: zero_shot" in md
     assert "| test_02 | gat_student | 2 | 1.000 (1.000-1.000) |" in md  # mean (min-max) over seeds
+
+
+def test_runs_compare_side_by_side_by_name():
+    from canguard.evaluation.compare import compare_runs, markdown
+
+    def run(name, f1s):
+        return pd.DataFrame([{"run": name, "dataset": "d", "protocol": "enrolled", "scenario": "test_01",
+                              "model": model, "seed": seed, "f1": f1}
+                             for (model, seed), f1 in f1s.items()])
+
+    a = run("a", {("gat_teacher", 0): 0.5, ("gat_teacher", 1): 0.7, ("rules", 0): 0.9})
+    b = run("b", {("gat_teacher", 0): 0.8})
+    wide = compare_runs([a, b])
+    assert list(wide["model"]) == ["rules", "gat_teacher"] and list(wide.columns[-2:]) == ["a", "b"]
+    teacher = wide[wide["model"] == "gat_teacher"].iloc[0]
+    assert teacher["a"] == pytest.approx(0.6) and teacher["b"] == pytest.approx(0.8)
+    assert "| d | enrolled | test_01 | rules | 0.900 | n/a |" in markdown(wide, "f1")
+    with pytest.raises(ValueError, match="without column"):
+        compare_runs([a.drop(columns="run")])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1), st.integers(0, 6)), min_size=2, max_size=60))
+def test_auroc_is_the_share_of_attack_benign_pairs_ranked_right_ties_half(pairs):
+    y = np.array([p[0] for p in pairs])
+    score = np.array([p[1] for p in pairs], dtype=float)  # few distinct values: many ties
+    pos, neg = score[y == 1], score[y == 0]
+    if not len(pos) or not len(neg):
+        assert math.isnan(auroc(y, score))
+        return
+    wins = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    assert auroc(y, score) == pytest.approx(wins / (len(pos) * len(neg)))

@@ -14,6 +14,14 @@ SCENARIOS = ["test_01_known_vehicle_known_attack", "test_02_unknown_vehicle_know
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
+def svg_texts(path: Path) -> str:
+    """Every text of an SVG figure (STYLE keeps text as <text>), joined by newlines."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(path).getroot()
+    return "\n".join("".join(e.itertext()) for e in root.iter() if e.tag.endswith("text"))
+
+
 def check_written(paths, out_base: Path) -> None:
     assert [Path(p) for p in paths] == [out_base.with_name(out_base.name + ".png"),
                                         out_base.with_name(out_base.name + ".svg")]
@@ -132,12 +140,20 @@ def test_training_curves(tmp_path, rng):
         runs[m] = path
     out = tmp_path / "fig" / "training_curves"
     check_written(F.training_curves(runs, out, dataset="hcrl_sa"), out)
+    texts = svg_texts(out.with_suffix(".svg"))
+    assert all(F.pretty_model(m) in texts for m in runs)
 
 
 def test_confusion_matrices(tmp_path, rng):
     metrics = fake_metrics(rng)
     out = tmp_path / "confusion"
     check_written(F.confusion_matrices(metrics, SCENARIOS[0], out), out)
+    texts = svg_texts(out.with_suffix(".svg"))
+    for m in MODELS:
+        sc = metrics[m]["scenarios"][SCENARIOS[0]]
+        assert f"F1 = {sc['f1']:.3f}" in texts
+        for key in ("tp", "fp", "tn", "fn"):
+            assert f"{sc[key]:,}" in texts
     # a model without that scenario gets an empty panel instead of an error
     metrics["gat_teacher"]["scenarios"].pop(SCENARIOS[1])
     check_written(F.confusion_matrices(metrics, SCENARIOS[1], tmp_path / "c2"), tmp_path / "c2")
@@ -148,6 +164,12 @@ def test_roc_pr_curves(tmp_path, rng):
               zip(MODELS[:5], [3.0, 2.0, 1.0, 0.5, 0.0])}
     out = tmp_path / "roc_pr"
     check_written(F.roc_pr_curves(scores, SCENARIOS[0], out, dataset="hcrl_sa"), out)
+    from canguard.metrics import auprc, auroc
+    texts = svg_texts(out.with_suffix(".svg"))
+    for m, table in scores.items():
+        rows = table[(table["part"] == SCENARIOS[0]) & ~table["excluded"]]
+        assert f"{F.pretty_model(m)} (AUROC {auroc(rows['y'], rows['margin']):.3f})" in texts
+        assert f"{F.pretty_model(m)} (AUPRC {auprc(rows['y'], rows['margin']):.3f})" in texts
 
 
 def test_roc_pr_single_class_does_not_crash(tmp_path, rng):
@@ -171,22 +193,30 @@ def test_score_histograms(tmp_path, rng):
     # what the histogram shows is the alarms table's alarm column, outside the excluded windows
     counts = F.alarm_counts(scores, SCENARIOS[0])
     rows = scores[(scores["part"] == SCENARIOS[0]) & ~scores["excluded"]]
+    texts = svg_texts(out.with_suffix(".svg"))
+    assert f"(n = {int((rows['y'] == 0).sum()):,})" in texts and f"(n = {int((rows['y'] == 1).sum()):,})" in texts
     assert counts == {"alarms": int(rows["alarm"].sum()), "false_alarms": int((rows["alarm"] & (rows["y"] == 0)).sum()),
                       "windows": len(rows)}
 
 
 def test_per_attack_f1(tmp_path, rng):
     out = tmp_path / "per_attack"
-    check_written(F.per_attack_f1(fake_metrics(rng), out), out)
+    metrics = fake_metrics(rng)
+    check_written(F.per_attack_f1(metrics, out), out)
+    texts = svg_texts(out.with_suffix(".svg"))
+    assert all(a in texts for a in ("dos", "fuzzy", "gear", "rpm")) and F.pretty_model(MODELS[0]) in texts
 
 
 def test_f1_vs_latency(tmp_path, rng):
     metrics, eff = fake_metrics(rng), fake_efficiency(rng)
     out = tmp_path / "f1_latency"
     check_written(F.f1_vs_latency(metrics, eff, None, out), out)
+    assert F.pretty_model("fusion_student") in svg_texts(out.with_suffix(".svg"))
     del eff["fusion_student"]   # a model without efficiency numbers is left out
     out = tmp_path / "f1_latency_s1"
     check_written(F.f1_vs_latency(metrics, eff, SCENARIOS[0], out), out)
+    texts = svg_texts(out.with_suffix(".svg"))
+    assert F.pretty_model("fusion_student") not in texts and F.pretty_model("fusion_teacher") in texts
 
 
 def test_score_timeline(tmp_path, rng):
@@ -199,6 +229,9 @@ def test_score_timeline(tmp_path, rng):
     out = tmp_path / "timeline"
     check_written(F.score_timeline(scores, rec, episodes, out, model="gat_teacher",
                                    dataset="hcrl_sa"), out)
+    texts = svg_texts(out.with_suffix(".svg"))
+    alarms = int(scores.loc[scores["recording"] == rec, "alarm"].sum())
+    assert f"{alarms:,}" in texts and "episode: dos" in texts and "episode: fuzzy" in texts
 
 
 def test_helpers():
@@ -209,3 +242,17 @@ def test_helpers():
     # same family -> same colour; different role -> different line style
     a, b = F.model_style("gat_teacher"), F.model_style("gat_student")
     assert a["color"] == b["color"] and a["linestyle"] != b["linestyle"]
+
+
+def test_figures_are_written_in_the_formats_asked_for(tmp_path):
+    rng = np.random.default_rng(3)
+    table = fake_scores(rng, 3.0)
+    with F.output_formats(["png"]):
+        paths = F.roc_pr_curves({"gat_teacher": table}, SCENARIOS[0], tmp_path / "roc")
+    assert [p.name for p in paths] == ["roc.png"] and not list(tmp_path.glob("*.svg"))
+    with F.output_formats(["pdf", "svg"]):
+        paths = F.roc_pr_curves({"gat_teacher": table}, SCENARIOS[0], tmp_path / "roc2")
+    assert [p.suffix for p in paths] == [".pdf", ".svg"] and paths[0].read_bytes()[:4] == b"%PDF"
+    with pytest.raises(ValueError, match="figure formats"):
+        with F.output_formats(["gif"]):
+            pass

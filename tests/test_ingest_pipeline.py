@@ -6,13 +6,12 @@ import json
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from test_cantt import BAD_CORPUS, EXPECTED_REJECTS
 
 from canguard.catalog import build_catalog, discover
 from canguard.ingest.errors import NotCanDataError
 from canguard.ingest.pipeline import ingest_recording, summarize
 from canguard.schema import MESSAGE_SCHEMA, read_metadata, table_to_frames
-
-from test_cantt import BAD_CORPUS, EXPECTED_REJECTS
 
 
 def _dataset(tmp_path, files: dict[str, bytes]):

@@ -6,11 +6,17 @@ import torch.nn.functional as F
 from torch_geometric.data import Batch, Data
 
 from canguard.graphs.features import NUM_NODE_FEATURES
-from canguard.models.factory import ID_EMBEDDING_DIMS
-from canguard.models import (
-    GATDistiller, VGAEDistiller, VGAEOutput, build_model, class_weights, count_parameters,
-    distillation_kl, focal_loss, gat_distillation_loss, layer_map, within_graph_negatives,
+from canguard.models.factory import ID_EMBEDDING_DIMS, build_model, count_parameters
+from canguard.models.losses import (
+    GATDistiller,
+    VGAEDistiller,
+    class_weights,
+    distillation_kl,
+    focal_loss,
+    gat_distillation_loss,
+    layer_map,
 )
+from canguard.models.vgae import VGAEOutput, within_graph_negatives
 
 NUM_IDS = 12
 

@@ -4,24 +4,17 @@
 """
 
 import json
-import shutil
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
-
-from test_workflow import REPO, snakemake
+from snakemake_run import copy_workflow, snakemake
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory, hcrl_sa):
-    work = tmp_path_factory.mktemp("real")
-    for item in ("Snakefile", "workflow", "config", "profiles"):
-        src = REPO / item
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / item)
+    work = copy_workflow(tmp_path_factory.mktemp("real"))
     # the first 60,000 lines (about 24 s) of every recording, in the dataset's own layout (duplicates
     # included): every test recording's attack starts inside them (after 11 to 23 s)
     for f in sorted(hcrl_sa.glob("*/*.csv")):
@@ -30,19 +23,19 @@ def real_run(tmp_path_factory, hcrl_sa):
         with open(f, "rb") as src:
             out.write_bytes(b"".join(line for _, line in zip(range(60_000), src)))
     (work / "config/slice.yaml").write_text(
+        "run_name: slice\n"
         "run: [hcrl_slice]\n"
         "datasets: {hcrl_slice: {}}\n"
         "enrollment: {seconds: 8.0}\n"
         "training: {max_epochs: 3, batch_size: 64}\n"
         "evaluation: {efficiency: {batch1_windows: 50, batch_size: 64}}\n")
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/slice.yaml"]
-    run = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=1800)
+    run = snakemake(work, configfiles=("config/slice.yaml",), timeout=1800)
     assert run.returncode == 0, run.stderr[-4000:]
     return work
 
 
 def test_summary_covers_every_scenario_and_model(real_run):
-    table = pd.read_csv(real_run / "results/summary.csv")
+    table = pd.read_csv(real_run / "results/slice/summary.csv")
     assert set(table["scenario"]) == {"test_01_known_vehicle_known_attack", "test_02_unknown_vehicle_known_attack",
                                       "test_03_known_vehicle_unknown_attack", "test_04_unknown_vehicle_unknown_attack"}
     assert set(table["model"]) == {"rules", "gat_teacher", "gat_student", "gat_student_scratch", "vgae_teacher",
@@ -54,18 +47,16 @@ def test_summary_covers_every_scenario_and_model(real_run):
     # the Spark enrols on the first 8 s of its 3 recordings; no attack message falls inside them
     spark = enrolled[enrolled["scenario"] == "test_02_unknown_vehicle_known_attack"]
     assert (spark["enrollment_attack_messages"] == 0).all() and (spark["excluded_windows"] > 0).all()
-    report = json.loads((real_run / "results/ingest/hcrl_slice/ingest_report.json").read_text())
+    report = json.loads((real_run / "results/slice/ingest/hcrl_slice/ingest_report.json").read_text())
     assert len(report["duplicates_skipped"]) == 2
 
 
 def test_report_builds(real_run):
-    run = subprocess.run([sys.executable, "-m", "snakemake", "--configfile", "config/slice.yaml",
-                          "--report", "results/report.html"], cwd=real_run, capture_output=True, text=True,
-                         timeout=600)
+    run = snakemake(real_run, "--report", "results/slice/report.html", configfiles=("config/slice.yaml",))
     assert run.returncode == 0, run.stderr[-3000:]
-    assert (real_run / "results/report.html").stat().st_size > 100_000
+    assert (real_run / "results/slice/report.html").stat().st_size > 100_000
 
 
 def test_nothing_left_to_do(real_run):
-    again = snakemake(real_run, "--dry-run", "--configfile", "config/slice.yaml")
+    again = snakemake(real_run, "--dry-run", configfiles=("config/slice.yaml",))
     assert "Nothing to be done" in again.stdout + again.stderr

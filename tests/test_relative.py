@@ -1,13 +1,13 @@
 """Features relative to a vehicle's profile react to what each attack changes, and stay quiet on normal traffic."""
 
 import numpy as np
+from test_profiles import hand_made
 
 from canguard.frames import Frames
 from canguard.graphs.builder import build_window_graphs
 from canguard.graphs.features import INTRINSIC_FEATURES
 from canguard.graphs.relative import RELATIVE_FEATURES
 from canguard.profiles import fit_profile
-from test_profiles import hand_made
 
 W = 12
 
@@ -83,4 +83,5 @@ def test_a_frozen_field_is_surprising():
     inside = ((g.t_start - frames.timestamp[0] > 1.02) & (g.t_end - frames.timestamp[0] < 1.28))[node_win]
     target = ids == 0x100
     assert f["change_surprise"][target & inside].min() > 3.0  # about -log(1 - rate) per message
-    assert np.abs(f["change_surprise"][target & ~inside & (np.r_[g.t_start][node_win] - frames.timestamp[0] > 1.5)]).max() < 0.5
+    settled = np.r_[g.t_start][node_win] - frames.timestamp[0] > 1.5
+    assert np.abs(f["change_surprise"][target & ~inside & settled]).max() < 0.5

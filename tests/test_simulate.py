@@ -11,8 +11,18 @@ import pytest
 
 from canguard.frames import Frames
 from canguard.simulate import (
-    ATTACKS, RecordingPlan, SyntheticSpec, apply_attack, benign_traffic, generate_recording,
-    make_vehicle, plan_intervals, plan_recordings, synthetic_vehicle, write_cantt_csv, write_recording,
+    ATTACKS,
+    RecordingPlan,
+    SyntheticSpec,
+    apply_attack,
+    benign_traffic,
+    generate_recording,
+    make_vehicle,
+    plan_intervals,
+    plan_recordings,
+    synthetic_vehicle,
+    write_cantt_csv,
+    write_recording,
 )
 from canguard.simulate.vehicle import Checksum, Counter, fill_checksum, read_field
 

@@ -131,7 +131,8 @@ def test_tuners_write_their_results(shards, tmp_path):
     from canguard.training.tune import tune_batch_size, tune_lr
     out = tune_batch_size(shards, "gat", "teacher", cfg(), tmp_path / "bs.json", sizes=TINY["gat"],
                           max_batch_size=64, memory_budget_mb=4096)
-    assert 1 <= out["batch_size"] <= 64 and json.loads((tmp_path / "bs.json").read_text())["batch_size"] == out["batch_size"]
+    assert 1 <= out["batch_size"] <= 64
+    assert json.loads((tmp_path / "bs.json").read_text())["batch_size"] == out["batch_size"]
     small = tune_batch_size(shards, "gat", "teacher", cfg(), tmp_path / "bs2.json", sizes=TINY["gat"],
                             max_batch_size=4096, memory_budget_mb=1)
     assert small["batch_size"] < 4096  # a 1 MiB budget caps the search

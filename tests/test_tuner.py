@@ -7,13 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from canguard.training.tuner import (
-    available_memory_bytes,
-    find_batch_size,
-    is_oom_error,
-    lr_find,
-    step_memory_bytes,
-)
+from canguard.training.batch_size_finder import find_batch_size, is_oom_error
+from canguard.training.lr_finder import lr_find
+from canguard.training.memory import available_memory_bytes, step_memory_bytes
 
 
 def simulated_oom_step(limit, calls, error=lambda: torch.cuda.OutOfMemoryError("CUDA out of memory")):

@@ -1,43 +1,31 @@
-"""The Snakemake workflow end to end on a tiny synthetic dataset: runs, then finds nothing to do."""
+"""The Snakemake workflow end to end on a tiny synthetic dataset: runs, then finds nothing to do; what a
+changed config or another run plans."""
 
 import json
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/test.yaml", *args]
-    return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=600)
+from snakemake_run import copy_workflow, job_counts, planned_jobs, snakemake
 
 
 @pytest.fixture(scope="module")
 def workflow_run(tmp_path_factory):
     """A copy of the workflow run once on config/test.yaml (4-second recordings)."""
-    work = tmp_path_factory.mktemp("workflow")
-    for item in ("Snakefile", "workflow", "config", "profiles"):
-        src = REPO / item
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / item)
+    work = copy_workflow(tmp_path_factory.mktemp("workflow"))
     run = snakemake(work)
     assert run.returncode == 0, run.stderr[-3000:]
     return work
 
 
 def test_pipeline_runs_through_ingest(workflow_run):
-    report = json.loads((workflow_run / "results/ingest/synthetic/ingest_report.json").read_text())
+    report = json.loads((workflow_run / "results/test/ingest/synthetic/ingest_report.json").read_text())
     assert report["recordings"] == 21
     assert report["rows_read"] == report["rows_kept"] > 0 and report["rows_rejected"] == 0
     assert report["messages_attack"] > 0 and report["messages_benign"] > 0
     for rec in report["per_recording"]:
-        stem = workflow_run / "results/ingest/synthetic" / rec["recording"]
+        stem = workflow_run / "results/test/ingest/synthetic" / rec["recording"]
         assert stem.with_suffix(".parquet").stat().st_size > 0
-        assert (workflow_run / "logs/ingest/synthetic" / f"{rec['recording']}.log").exists()
+        assert (workflow_run / "logs/test/ingest/synthetic" / f"{rec['recording']}.log").exists()
 
 
 SCENARIOS = ["test_01_known_vehicle_known_attack", "test_02_unknown_vehicle_known_attack",
@@ -46,7 +34,7 @@ SCENARIOS = ["test_01_known_vehicle_known_attack", "test_02_unknown_vehicle_know
 
 
 def test_pipeline_profiles_and_enrols_every_vehicle(workflow_run):
-    profiles = workflow_run / "results/profiles/synthetic"
+    profiles = workflow_run / "results/test/profiles/synthetic"
     assert sorted(p.stem for p in (profiles / "training").iterdir()) == ["alpha", "bravo"]
     assert sorted(p.stem for p in (profiles / "enrolled").iterdir()) == ["alpha", "bravo", "charlie"]
     alpha = json.loads((profiles / "training/alpha.json").read_text())
@@ -61,7 +49,7 @@ def test_pipeline_profiles_and_enrols_every_vehicle(workflow_run):
 
 
 def test_pipeline_builds_graph_shards_per_part_and_protocol(workflow_run):
-    shards = workflow_run / "results/shards/synthetic"
+    shards = workflow_run / "results/test/shards/synthetic"
     assert sorted(p.name for p in shards.iterdir()) == ["enrolled", "train", "val", "zero_shot"]
     assert sorted(p.name for p in (shards / "zero_shot").iterdir()) == SCENARIOS
     assert sorted(p.name for p in (shards / "enrolled").iterdir()) == ["enrollment", *SCENARIOS]
@@ -80,35 +68,36 @@ def test_pipeline_builds_graph_shards_per_part_and_protocol(workflow_run):
 
 
 def test_pipeline_trains_teachers_and_students(workflow_run):
-    models = workflow_run / "results/models/synthetic"
+    models = workflow_run / "results/test/models/synthetic"
     for family in ("gat", "vgae"):
         for role in ("teacher", "student", "student_scratch"):
             meta = json.loads((models / f"{family}_{role}/seed0/best.json").read_text())
             assert meta["task"]["family"] == family and meta["task"]["sizes"]["id_dim"] == 0
             assert (models / f"{family}_{role}/seed0/metrics.csv").read_text().count("\n") == 1 + 2  # 2 epochs
         student = json.loads((models / f"{family}_student/seed0/best.json").read_text())
-        assert student["task"]["distilled_from"] == f"results/models/synthetic/{family}_teacher/seed0/best.ckpt"
+        assert student["task"]["distilled_from"] == f"results/test/models/synthetic/{family}_teacher/seed0/best.ckpt"
         scratch = json.loads((models / f"{family}_student_scratch/seed0/best.json").read_text())
         assert scratch["task"]["distilled_from"] is None
 
 
 def test_pipeline_evaluates_both_protocols_and_writes_the_summary(workflow_run):
-    table = pd.read_csv(workflow_run / "results/summary.csv")
+    table = pd.read_csv(workflow_run / "results/test/summary.csv")
     # 2 protocols x 6 test scenarios x 9 detectors (rule baseline, 6 trained, 2 fusions), one seed
     assert len(table) == 2 * 6 * 9 and set(table["protocol"]) == {"zero_shot", "enrolled"}
     assert set(table["model"]) == {"rules", "gat_teacher", "gat_student", "gat_student_scratch", "vgae_teacher",
                                    "vgae_student", "vgae_student_scratch", "fusion_teacher", "fusion_student"}
-    md = (workflow_run / "results/summary.md").read_text()
+    md = (workflow_run / "results/test/summary.md").read_text()
     assert "## synthetic: enrolled" in md and "## synthetic: zero_shot" in md
-    evaluation = workflow_run / "results/evaluation/synthetic"
+    evaluation = workflow_run / "results/test/evaluation/synthetic"
     thresholds = json.loads((evaluation / "vgae_teacher/seed0/thresholds.json").read_text())
     assert set(thresholds["enrolled"]) == {"alpha", "bravo", "charlie"}
     assert "benign" in thresholds["zero_shot"]["validation"]["fit_on"]
     metrics = json.loads((evaluation / "fusion_student/seed0/metrics_enrolled.json").read_text())
     assert metrics["protocol"] == "enrolled" and set(metrics["scenarios"]) == set(SCENARIOS)
-    figures = workflow_run / "results/figures/synthetic"
+    figures = workflow_run / "results/test/figures/synthetic"
     assert (figures / "enrolled/per_attack_f1.png").exists()
-    assert (figures / "zero_shot/test_05_suppress/roc_pr.svg").exists()
+    assert (figures / "zero_shot/test_05_suppress/roc_pr.png").exists()
+    assert not list(figures.rglob("*.svg"))  # figures.formats: [png] in config/test.yaml
 
 
 def test_second_invocation_has_nothing_to_do(workflow_run):
@@ -119,29 +108,61 @@ def test_second_invocation_has_nothing_to_do(workflow_run):
 
 def test_changed_synthetic_seed_reruns_simulation(workflow_run):
     (workflow_run / "config/seed12.yaml").write_text("synthetic: {seed: 12}\n")
-    dry = snakemake(workflow_run, "--dry-run", "--configfile", "config/test.yaml", "config/seed12.yaml")
+    dry = snakemake(workflow_run, "--dry-run", configfiles=("config/test.yaml", "config/seed12.yaml"))
     assert dry.returncode == 0, dry.stderr[-3000:]
-    jobs = _job_counts(dry.stdout)
+    jobs = job_counts(dry.stdout)
     # ingest jobs appear once the catalog checkpoint has run again; a dry run stops at it
     assert jobs["simulate"] == 21 and jobs["catalog"] == 1, jobs
 
 
-def _job_counts(dry_run_stdout: str) -> dict[str, int]:
-    """The 'job  count' table that a Snakemake dry run prints."""
-    counts = {}
-    for line in dry_run_stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit():
-            counts[parts[0]] = int(parts[1])
-    return counts
-
 
 def test_changed_window_size_reruns_graphs_not_ingest(workflow_run):
     (workflow_run / "config/w50.yaml").write_text("windows: {size: 50, stride: 25}\n")
-    dry = snakemake(workflow_run, "--dry-run", "--configfile", "config/test.yaml", "config/w50.yaml")
+    dry = snakemake(workflow_run, "--dry-run", configfiles=("config/test.yaml", "config/w50.yaml"))
     assert dry.returncode == 0, dry.stderr[-3000:]
-    jobs = _job_counts(dry.stdout)
+    jobs = job_counts(dry.stdout)
     assert jobs["split"] == 1 and jobs["vehicle_profile"] == 2 and jobs["enroll"] == 3
     assert jobs["preprocessing"] == 1 and jobs["shards"] == 2 + 2 * 6 + 1  # train, val, 2 protocols, enrollment
-    assert jobs["train_teacher"] == 2 and jobs["distill_student"] == 2 and jobs["train_student_scratch"] == 2
+    assert jobs["train"] == 6  # teacher, distilled student, student without teacher of each family
     assert "ingest" not in jobs and "simulate" not in jobs and "catalog" not in jobs
+
+
+
+def test_changed_temperature_reruns_only_the_distilled_students(workflow_run):
+    (workflow_run / "config/t2.yaml").write_text("training: {temperature: 2.0}\n")
+    dry = snakemake(workflow_run, "--dry-run", configfiles=("config/test.yaml", "config/t2.yaml"))
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    jobs = planned_jobs(dry.stdout)
+    trained = sorted((w["family"], w["role"]) for rule, w in jobs if rule == "train")
+    assert trained == [("gat", "student"), ("vgae", "student")]
+    evaluated = sorted(w.get("model", f"fusion_{w.get('role')}") for rule, w in jobs
+                       if rule in ("evaluate", "evaluate_fusion"))
+    assert evaluated == ["fusion_student", "gat_student", "vgae_student"]
+    assert not {rule for rule, _ in jobs} & {"simulate", "catalog", "ingest", "split", "preprocessing", "shards"}
+
+
+def test_another_run_of_the_same_dataset_writes_elsewhere(workflow_run):
+    (workflow_run / "config/other.yaml").write_text("run_name: other\n")
+    dry = snakemake(workflow_run, "--dry-run", configfiles=("config/test.yaml", "config/other.yaml"))
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    outputs = [line.split(":", 1)[1].strip() for line in dry.stdout.splitlines() if line.strip().startswith("output:")]
+    assert outputs and all(path.startswith("results/other/") for o in outputs for path in o.split(", "))
+    assert job_counts(dry.stdout)["simulate"] == 21  # a run of its own: nothing of run `test` is reused
+
+
+def test_tuner_stages_run_and_feed_training(workflow_run):
+    """The batch-size finder and the learning-rate range test of one distilled student, through the rules."""
+    (workflow_run / "config/tune.yaml").write_text(
+        "tuning: {batch_size: true, lr: true, max_batch_size: 32, lr_steps: 10}\n")
+    tuned = "results/test/tuning/synthetic/gat_student"
+    run = snakemake(workflow_run, f"{tuned}/batch_size.json", f"{tuned}/lr_find.json",
+                    configfiles=("config/test.yaml", "config/tune.yaml"))
+    assert run.returncode == 0, run.stderr[-3000:]
+    batch = json.loads((workflow_run / tuned / "batch_size.json").read_text())
+    assert 1 <= batch["batch_size"] <= 32 and batch["role"] == "student"
+    lr = json.loads((workflow_run / tuned / "lr_find.json").read_text())
+    assert lr["suggestion"] > 0 and (workflow_run / tuned / "lr_find.csv").stat().st_size > 0
+    # with tuning on, the student trains at what the tuners found: its job is planned again
+    dry = snakemake(workflow_run, "--dry-run", configfiles=("config/test.yaml", "config/tune.yaml"))
+    trained = {(w["family"], w["role"]) for rule, w in planned_jobs(dry.stdout) if rule == "train"}
+    assert ("gat", "student") in trained

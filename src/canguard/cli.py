@@ -2,13 +2,15 @@
 
     canguard train --model gat --dataset synthetic --type teacher
     canguard train --model gat --dataset synthetic --type student \\
-        --teacher results/models/synthetic/gat_teacher/best.ckpt
+        --teacher results/default/models/synthetic/gat_teacher/seed0/best.ckpt
     canguard train --model vgae --dataset hcrl_sa --type teacher --optimize-batch-size --enable-profiler \\
         --config '{"max_epochs": 5, "lr": 3e-4, "sizes": {"hidden": 128}}'
     canguard train --list-configs
+    canguard compare results/hcrl_sa/summary.csv results/hcrl_sa_fleet/summary.csv --metric f1
 
-Shards come from the workflow (``results/shards/<dataset>``, or ``--shards DIR``);
-training defaults from ``config/config.yaml`` (``--configfile``), then ``--config``.
+Shards come from the workflow (``results/<run>/shards/<dataset>``, run ``default`` unless
+``--run``, or ``--shards DIR``); training defaults from ``config/config.yaml``
+(``--configfile``), then ``--config``.
 """
 
 from __future__ import annotations
@@ -50,9 +52,9 @@ def _train(args) -> int:
     cfg = TrainConfig.from_dict(_training_defaults(args.configfile) | overrides)
     if args.enable_profiler:
         cfg.profile = True
-    shards = Path(args.shards or f"results/shards/{args.dataset}")
+    shards = Path(args.shards or f"results/{args.run}/shards/{args.dataset}")
     suffix = "_scratch" if args.type == "student" and args.teacher is None else ""
-    out = Path(args.out or f"results/manual/{args.dataset or shards.name}/{args.model}_{args.type}{suffix}")
+    out = Path(args.out or f"results/{args.run}/manual/{args.dataset or shards.name}/{args.model}_{args.type}{suffix}")
     out.mkdir(parents=True, exist_ok=True)
     setup_logging(None)
     if args.optimize_batch_size:
@@ -67,26 +69,40 @@ def _train(args) -> int:
     return 0
 
 
+def _compare(args) -> int:
+    import pandas as pd
+
+    from canguard.evaluation.compare import compare_runs, markdown
+
+    print(markdown(compare_runs([pd.read_csv(p) for p in args.summaries], args.metric), args.metric))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="canguard", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train one model from graph shards",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     t.add_argument("--model", choices=["gat", "vgae"], help="model family")
-    t.add_argument("--dataset", help="dataset name: reads results/shards/<dataset>/{train,val}")
+    t.add_argument("--dataset", help="dataset name: reads results/<run>/shards/<dataset>/{train,val}")
+    t.add_argument("--run", default="default", help="the workflow run whose shards to read (its run_name)")
     t.add_argument("--shards", help="shards folder holding train/ and val/ (instead of --dataset)")
     t.add_argument("--type", choices=["teacher", "student"], default="teacher", help="teacher or student sizes")
     t.add_argument("--teacher", help="teacher best.ckpt to distil from (student only)")
-    t.add_argument("--out", help="output folder (default results/manual/<dataset>/<model>_<type>)")
-    t.add_argument("--configfile", default="config/config.yaml", help="workflow config whose `training` section gives the defaults")
+    t.add_argument("--out", help="output folder (default results/<run>/manual/<dataset>/<model>_<type>)")
+    t.add_argument("--configfile", default="config/config.yaml",
+                   help="workflow config whose `training` section gives the defaults")
     t.add_argument("--config", help="JSON overrides of training settings; key 'sizes' overrides model sizes")
     t.add_argument("--optimize-batch-size", action="store_true", help="find the largest batch size that fits first")
     t.add_argument("--max-batch-size", type=int, default=512, help="upper bound of the batch-size search")
     t.add_argument("--find-lr", action="store_true", help="run a learning-rate range test first and use its suggestion")
     t.add_argument("--enable-profiler", action="store_true", help="per-phase timing, memory and torch.profiler traces")
     t.add_argument("--list-configs", action="store_true", help="print model size presets and training defaults")
+    c = sub.add_parser("compare", help="several runs' summaries side by side (Markdown on stdout)")
+    c.add_argument("summaries", nargs="+", help="results/<run>/summary.csv files")
+    c.add_argument("--metric", default="f1", help="a column of summary.csv (f1, recall, fpr, auroc, ...)")
     args = parser.parse_args(argv)
-    return _train(args)
+    return _train(args) if args.command == "train" else _compare(args)
 
 
 if __name__ == "__main__":

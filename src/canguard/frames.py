@@ -44,12 +44,12 @@ class Frames:
         return len(self.timestamp)
 
     @classmethod
-    def empty(cls) -> "Frames":
+    def empty(cls) -> Frames:
         return cls(
             np.empty(0), np.empty(0), np.empty(0), np.empty((0, 8)), np.empty(0)
         )
 
-    def take(self, index: np.ndarray) -> "Frames":
+    def take(self, index: np.ndarray) -> Frames:
         """Rows selected by an integer index or boolean mask."""
         return Frames(
             self.timestamp[index], self.can_id[index], self.dlc[index],
@@ -57,7 +57,7 @@ class Frames:
         )
 
     @staticmethod
-    def concat(parts: list["Frames"]) -> "Frames":
+    def concat(parts: list[Frames]) -> Frames:
         if not parts:
             return Frames.empty()
         return Frames(
@@ -68,7 +68,7 @@ class Frames:
             np.concatenate([p.label for p in parts]),
         )
 
-    def sorted_by_time(self) -> "Frames":
+    def sorted_by_time(self) -> Frames:
         """Stable sort by timestamp (ties keep their order)."""
         return self.take(np.argsort(self.timestamp, kind="stable"))
 

@@ -48,36 +48,70 @@ def binary_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     }
 
 
-def auroc(y: np.ndarray, score: np.ndarray) -> float:
-    """Area under the ROC curve (Mann-Whitney U with tie-averaged ranks); NaN with one class only."""
-    y = np.asarray(y).astype(bool)
-    score = np.asarray(score, dtype=np.float64)
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
+def curve_counts(y, score) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """True and false positives at each distinct threshold, highest first (ties joined into one
+    point), and the numbers of attack and benign windows; non-finite scores are dropped.  The one
+    tie-aware curve of canguard: AUROC, AUPRC and the figures' ROC and PR curves come from it."""
+    y = np.asarray(y).astype(bool).ravel()
+    score = np.asarray(score, dtype=np.float64).ravel()
+    if y.shape != score.shape:
+        raise ValueError(f"y and score differ in length: {y.shape} vs {score.shape}")
+    keep = np.isfinite(score)
+    y, score = y[keep], score[keep]
+    order = np.argsort(-score, kind="mergesort")
+    y, score = y[order], score[order]
+    # one point per distinct threshold: the last index of each run of equal scores
+    last = np.r_[np.flatnonzero(np.diff(score) != 0), len(score) - 1] if len(score) else np.array([], int)
+    tps = np.cumsum(y)[last].astype(np.float64)
+    fps = np.cumsum(~y)[last].astype(np.float64)
+    return tps, fps, int(y.sum()), int((~y).sum())
+
+
+def roc_curve(y, score) -> tuple[np.ndarray, np.ndarray]:
+    """ROC curve ``(fpr, tpr)`` from (0, 0) to (1, 1), one point per distinct score (ties joined).
+
+    Raises ``ValueError`` unless both classes are present.
+    """
+    tps, fps, n_pos, n_neg = curve_counts(y, score)
     if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    order = np.argsort(score, kind="mergesort")
-    ranks = np.empty(len(score), dtype=np.float64)
-    sorted_scores = score[order]
-    # average ranks of ties
-    _, first, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
-    avg = first + (counts + 1) / 2.0
-    ranks[order] = np.repeat(avg, counts)
-    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+        raise ValueError(f"ROC needs both classes (attack: {n_pos}, benign: {n_neg})")
+    return np.r_[0.0, fps / n_neg], np.r_[0.0, tps / n_pos]
+
+
+def pr_curve(y, score) -> tuple[np.ndarray, np.ndarray]:
+    """Precision-recall curve ``(recall, precision)``, recall rising from 0 (where precision is 1).
+
+    Raises ``ValueError`` without attack windows.
+    """
+    tps, fps, n_pos, _ = curve_counts(y, score)
+    if n_pos == 0:
+        raise ValueError("precision-recall needs at least one attack window")
+    return np.r_[0.0, tps / n_pos], np.r_[1.0, tps / (tps + fps)]
+
+
+def auc(x: np.ndarray, y: np.ndarray) -> float:
+    """Trapezoidal area under a curve given by points sorted along ``x``."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    return float(np.sum(np.diff(x) * (y[1:] + y[:-1]) / 2.0))
+
+
+def average_precision(recall: np.ndarray, precision: np.ndarray) -> float:
+    """Step-wise area under the PR curve (average precision): sum of (R_i - R_{i-1}) * P_i."""
+    recall, precision = np.asarray(recall, np.float64), np.asarray(precision, np.float64)
+    return float(np.sum(np.diff(recall) * precision[1:]))
+
+
+def auroc(y: np.ndarray, score: np.ndarray) -> float:
+    """Area under the ROC curve, ties counted half (the Mann-Whitney U); NaN with one class only."""
+    try:
+        return auc(*roc_curve(y, score))
+    except ValueError:
+        return NAN
 
 
 def auprc(y: np.ndarray, score: np.ndarray) -> float:
     """Area under the precision-recall curve as average precision (step-wise); NaN without attacks."""
-    y = np.asarray(y).astype(bool)
-    if y.sum() == 0:
-        return float("nan")
-    order = np.argsort(-np.asarray(score, dtype=np.float64), kind="mergesort")
-    y_sorted = y[order]
-    s_sorted = np.asarray(score, dtype=np.float64)[order]
-    tp = np.cumsum(y_sorted)
-    fp = np.cumsum(~y_sorted)
-    # one point per distinct threshold: the last index of each run of equal scores
-    last = np.r_[np.flatnonzero(np.diff(s_sorted) != 0), len(s_sorted) - 1]
-    precision = tp[last] / (tp[last] + fp[last])
-    recall = tp[last] / y.sum()
-    prev_recall = np.r_[0.0, recall[:-1]]
-    return float(np.sum((recall - prev_recall) * precision))
+    try:
+        return average_precision(*pr_curve(y, score))
+    except ValueError:
+        return NAN

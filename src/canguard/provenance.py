@@ -1,42 +1,24 @@
 """Fingerprints of the code a stage runs, so that a code change reruns exactly the stages it touches.
 
 Snakemake reruns a job when its ``params`` change; every rule passes
-``code_version("<stage>")`` as a param: a hash of the source of every canguard
-module the stage's entry module imports, transitively (found by reading the
-``import`` statements, not by importing anything).  Editing a module reruns the
-stages whose import closure holds it, and no other.
+``code_version("<rule>")`` as a param: a hash of the source of every canguard
+module that the rule's stage module, ``canguard.stages.<rule>``, imports,
+transitively (found by reading the ``import`` statements, not by importing
+anything).  Editing a module reruns the rules whose stage imports it, directly
+or not, and no other.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
 ROOT = "canguard"
 
-# stage (rule) -> the module(s) whose functions the rule's script calls
-STAGE_MODULES: dict[str, list[str]] = {
-    "simulate": ["canguard.simulate"],
-    "catalog": ["canguard.catalog"],
-    "ingest": ["canguard.ingest.pipeline"],
-    "ingest_report": ["canguard.ingest.pipeline"],
-    "split": ["canguard.graphs.stages"],
-    "vehicle_profile": ["canguard.graphs.stages"],
-    "enroll": ["canguard.graphs.stages"],
-    "preprocessing": ["canguard.graphs.stages"],
-    "shards": ["canguard.graphs.stages"],
-    "train": ["canguard.training.run", "canguard.training.config", "canguard.training.tune"],
-    "score": ["canguard.evaluation.stages"],
-    "score_rules": ["canguard.evaluation.stages"],
-    "attack_episodes": ["canguard.evaluation.stages"],
-    "evaluate": ["canguard.evaluation.stages"],
-    "efficiency": ["canguard.evaluation.efficiency"],
-    "summary": ["canguard.evaluation.stages"],
-    "figures": ["canguard.evaluation.plots"],
-}
+STAGES = "canguard.stages"
 
 
 def module_file(name: str) -> Path | None:
@@ -68,7 +50,7 @@ def _imports(path: Path, name: str) -> set[str]:
     return {m for m in with_parents if module_file(m)}
 
 
-@lru_cache(maxsize=None)
+@cache
 def import_closure(*entries: str) -> tuple[str, ...]:
     """Every canguard module the entry modules import, transitively, sorted."""
     seen: set[str] = set()
@@ -85,13 +67,24 @@ def import_closure(*entries: str) -> tuple[str, ...]:
     return tuple(sorted(seen))
 
 
-@lru_cache(maxsize=None)
-def code_version(stage: str) -> str:
-    """Short hash of the sources of ``stage``'s import closure (module names and contents)."""
-    if stage not in STAGE_MODULES:
-        raise KeyError(f"no code version for stage {stage!r}; known: {sorted(STAGE_MODULES)}")
+def stage_module(rule: str) -> str:
+    """The stage module of a rule (:mod:`canguard.stages`)."""
+    name = f"{STAGES}.{rule}"
+    if module_file(name) is None:
+        raise KeyError(f"rule {rule!r} has no stage module (src/canguard/stages/{rule}.py)")
+    return name
+
+
+def stage_rules() -> list[str]:
+    """Every rule with a stage module."""
+    return sorted(p.stem for p in (PACKAGE / "stages").glob("*.py") if p.stem != "__init__")
+
+
+@cache
+def code_version(rule: str) -> str:
+    """Short hash of the sources of the import closure of ``rule``'s stage (module names and contents)."""
     h = hashlib.blake2b(digest_size=8)
-    for name in import_closure(*STAGE_MODULES[stage]):
+    for name in import_closure(stage_module(rule)):
         h.update(name.encode())
         h.update(module_file(name).read_bytes())
     return h.hexdigest()

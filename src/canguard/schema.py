@@ -77,7 +77,8 @@ def frames_to_table(frames: Frames, line: np.ndarray, attack: str, source_file: 
 
 
 def table_to_frames(table: pa.Table) -> Frames:
-    payload = np.stack([table.column(c).to_numpy() for c in BYTE_COLUMNS], axis=1) if table.num_rows else np.empty((0, 8))
+    payload = (np.stack([table.column(c).to_numpy() for c in BYTE_COLUMNS], axis=1) if table.num_rows
+               else np.empty((0, 8)))
     return Frames(
         table.column("timestamp").to_numpy(),
         table.column("can_id").to_numpy(),

@@ -1,22 +1,38 @@
 # Helpers shared by the rules: which datasets run, where their recordings are, what each stage needs.
 
 import json
+import re
 from pathlib import Path
 
 from canguard.catalog import discover, unique_recordings
-from canguard.models.factory import ID_EMBEDDING_DIMS
-from canguard.profiles.enrollment import plan_enrollment, plan_training_profile
+from canguard.detectors import FAMILIES, ROLES, RULES, Detector, evaluated_detectors, fusions, trained_detectors
+from canguard.models.sizes import ID_EMBEDDING_DIMS
+from canguard.profiles.plan import plan_enrollment, plan_training_profile
 from canguard.provenance import code_version
 from canguard.simulate import SyntheticSpec, plan_recordings
+from canguard.training.config import settings_for
+
+
+def get_run_name():
+    """config run_name, else the name of the first --configfile given (config/hcrl_sa.yaml: hcrl_sa),
+    else `default`: the folder under results/ and logs/ of everything this run writes."""
+    if config.get("run_name"):
+        return config["run_name"]
+    given = list(workflow.overwrite_configfiles or [])
+    return Path(given[0]).stem if given else "default"
+
+
+RUN = get_run_name()
 
 
 wildcard_constraints:
+    run=re.escape(RUN),
     dataset=r"[A-Za-z0-9_\-]+",
     split=r"(train|test)_\d\d[A-Za-z0-9_]*",
     recording=r"[^/]+",
     part=r"train|val|(zero_shot|enrolled)/test_\d\d[A-Za-z0-9_]*|enrolled/enrollment",
-    family=r"gat|vgae",
-    role=r"teacher|student|student_scratch",
+    family="|".join(FAMILIES),
+    role="|".join(ROLES),
     vehicle=r"[^/]+",
     seed=r"\d+",
 
@@ -28,7 +44,7 @@ def get_dataset(name):
     entry = dict(config["datasets"][name])
     entry.setdefault("synthetic", False)
     entry.setdefault("format", config["ingest"]["format"])
-    entry.setdefault("root", f"results/simulate/{name}" if entry["synthetic"] else f"datasets/{name}")
+    entry.setdefault("root", f"results/{RUN}/simulate/{name}" if entry["synthetic"] else f"datasets/{name}")
     return entry
 
 
@@ -54,7 +70,9 @@ def get_own_raw_recordings(name, training_only=False):
     ds = get_dataset(name)
     if ds["synthetic"]:
         plans = plan_recordings(get_synthetic_spec(name))
-        return [f"{ds['root']}/{p.split}/{p.name}.csv" for p in plans if not training_only or p.split.startswith("train")]
+        return [
+            f"{ds['root']}/{p.split}/{p.name}.csv" for p in plans if not training_only or p.split.startswith("train")
+        ]
     return [r.path for r in discover(name, ds["root"], ds.get("vehicles")) if not training_only or r.role == "train"]
 
 
@@ -68,7 +86,7 @@ def get_raw_recordings(wildcards):
 
 def get_catalog(dataset):
     """The catalog (checkpoint output) of a dataset, as a dict."""
-    path = checkpoints.catalog.get(dataset=dataset).output.catalog
+    path = checkpoints.catalog.get(run=RUN, dataset=dataset).output.catalog
     return json.loads(Path(path).read_text())
 
 
@@ -87,7 +105,7 @@ def get_raw_path(wildcards):
 def get_ingest_reports(wildcards):
     """Ingest reports of a dataset's unique recordings (byte-identical copies are skipped)."""
     return [
-        f"results/ingest/{wildcards.dataset}/{e['split']}/{e['name']}.report.json"
+        f"results/{RUN}/ingest/{wildcards.dataset}/{e['split']}/{e['name']}.report.json"
         for e in unique_recordings(get_catalog(wildcards.dataset))
     ]
 
@@ -125,7 +143,7 @@ def get_parts(dataset):
 
 
 def get_parquet(dataset, key):
-    return f"results/ingest/{dataset}/{key}.parquet"
+    return f"results/{RUN}/ingest/{dataset}/{key}.parquet"
 
 
 def get_vehicle_recordings(wildcards):
@@ -151,11 +169,11 @@ def get_enrollment_recordings(wildcards):
 
 
 def get_training_profiles(dataset):
-    return {v: f"results/profiles/{dataset}/training/{v}.json" for v in get_training_vehicles(dataset)}
+    return {v: f"results/{RUN}/profiles/{dataset}/training/{v}.json" for v in get_training_vehicles(dataset)}
 
 
 def get_enrollments(dataset):
-    return {v: f"results/profiles/{dataset}/enrolled/{v}.json" for v in get_test_vehicles(dataset)}
+    return {v: f"results/{RUN}/profiles/{dataset}/enrolled/{v}.json" for v in get_test_vehicles(dataset)}
 
 
 def get_part_recordings(dataset, part):
@@ -163,7 +181,9 @@ def get_part_recordings(dataset, part):
     if part in ("train", "val"):
         return get_recordings(dataset, role="train")
     if part == "enrolled/enrollment":
-        keys = {i["recording"] for v in get_test_vehicles(dataset) for i in get_enrollment_plan(dataset, v)["recordings"]}
+        keys = {
+            i["recording"] for v in get_test_vehicles(dataset) for i in get_enrollment_plan(dataset, v)["recordings"]
+        }
         return [e for e in get_recordings(dataset) if e["key"] in keys]
     return get_recordings(dataset, scenario=part.split("/", 1)[1])
 
@@ -173,11 +193,11 @@ def get_shard_inputs(wildcards):
     dataset, part = wildcards.dataset, wildcards.part
     inputs = {
         "recordings": [get_parquet(dataset, e["key"]) for e in get_part_recordings(dataset, part)],
-        "preprocessing": f"results/graphs/{dataset}/preprocessing.json",
+        "preprocessing": f"results/{RUN}/preprocessing/{dataset}/preprocessing.json",
         "training_profiles": list(get_training_profiles(dataset).values()),
     }
     if part in ("train", "val"):
-        inputs["assignment"] = f"results/windows/{dataset}/split.parquet"
+        inputs["assignment"] = f"results/{RUN}/split/{dataset}/split.parquet"
     else:
         inputs["enrollments"] = list(get_enrollments(dataset).values())
     return inputs
@@ -188,82 +208,103 @@ def get_training_parquets(wildcards):
 
 
 def get_shard_folders(dataset):
-    return [f"results/shards/{dataset}/{part}" for part in get_parts(dataset)]
+    return [f"results/{RUN}/shards/{dataset}/{part}" for part in get_parts(dataset)]
 
 
-def get_model_sizes(family, role):
-    """Size overrides of a model from config (a student without teacher has the student's sizes);
-    with models.id_embedding, the role's ID embedding width unless the sizes give one."""
-    size_role = "student" if role == "student_scratch" else role
-    sizes = dict(config["models"]["sizes"].get(family, {}).get(size_role, {}))
+def get_detector(wildcards):
+    """The trained model a job is about (wildcards family and role)."""
+    return Detector(wildcards.family, wildcards.role)
+
+
+def get_model_sizes(wildcards):
+    """Size overrides of a model from config, by its architecture (a student without teacher has the
+    student's); with models.id_embedding, the architecture's ID embedding width unless the sizes give one."""
+    detector = get_detector(wildcards)
+    sizes = dict(config["models"]["sizes"].get(detector.family, {}).get(detector.architecture, {}))
     if config["models"]["id_embedding"]:
-        sizes.setdefault("id_dim", ID_EMBEDDING_DIMS[size_role])
+        sizes.setdefault("id_dim", ID_EMBEDDING_DIMS[detector.architecture])
     return sizes
+
+
+def get_training_settings(wildcards):
+    """The training settings this model reads (the distillation ones only for a distilled student)."""
+    detector = get_detector(wildcards)
+    return settings_for(config["training"], detector.family, detector.distilled)
 
 
 def get_seeds():
     return list(range(config["models"]["seeds"]))
 
 
-def get_training_inputs(role):
-    """Input function of a training rule: shards, plus the tuner results where tuning is on."""
+def get_teacher_checkpoint(wildcards, seed=None):
+    """The teacher of a distilled student (of the same seed; seed 0 for the tuners); none otherwise."""
+    if not get_detector(wildcards).distilled:
+        return []
+    seed = wildcards.seed if seed is None else seed
+    return f"results/{RUN}/models/{wildcards.dataset}/{wildcards.family}_teacher/seed{seed}/best.ckpt"
 
-    def inputs(wildcards):
-        base = f"results/shards/{wildcards.dataset}"
-        tuned = f"results/tuning/{wildcards.dataset}/{wildcards.family}_{role}"
-        paths = {"train": f"{base}/train", "val": f"{base}/val"}
-        if config["tuning"]["batch_size"]:
-            paths["batch_size"] = f"{tuned}/batch_size.json"
-        if config["tuning"]["lr"]:
-            paths["lr"] = f"{tuned}/lr_find.json"
-        return paths
 
-    return inputs
+def get_training_inputs(wildcards):
+    """Shards, the teacher of a distilled student, and the tuner results where tuning is on."""
+    base = f"results/{RUN}/shards/{wildcards.dataset}"
+    tuned = f"results/{RUN}/tuning/{wildcards.dataset}/{wildcards.family}_{wildcards.role}"
+    paths = {"train": f"{base}/train", "val": f"{base}/val"}
+    if get_detector(wildcards).distilled:
+        paths["teacher"] = get_teacher_checkpoint(wildcards)
+    if config["tuning"]["batch_size"]:
+        paths["batch_size"] = f"{tuned}/batch_size.json"
+    if config["tuning"]["lr"]:
+        paths["lr"] = f"{tuned}/lr_find.json"
+    return paths
 
 
 def get_tuning_teacher(wildcards):
     """A distilled student is tuned with its teacher (seed 0) in the loop."""
-    if wildcards.role == "student":
-        return f"results/models/{wildcards.dataset}/{wildcards.family}_teacher/seed0/best.ckpt"
-    return []
+    return get_teacher_checkpoint(wildcards, seed=0)
 
 
 def get_tuned_batch_size(wildcards):
     if config["tuning"]["batch_size"]:
-        return f"results/tuning/{wildcards.dataset}/{wildcards.family}_{wildcards.role}/batch_size.json"
+        return f"results/{RUN}/tuning/{wildcards.dataset}/{wildcards.family}_{wildcards.role}/batch_size.json"
     return []
+
+
+def get_model_pattern(with_rules=False):
+    """Wildcard pattern of a trained model's name (and of the rule baseline's)."""
+    names = [d.name for d in trained_detectors()] + ([RULES] if with_rules else [])
+    return "|".join(names)
+
+
+def get_families():
+    return config["models"]["families"]
 
 
 def get_models():
     """Trained models: teacher, distilled student and student without teacher of each family."""
-    return [f"{f}_{r}" for f in config["models"]["families"] for r in ("teacher", "student", "student_scratch")]
+    return [d.name for d in trained_detectors(get_families())]
 
 
 def get_fusions():
     """GAT + VGAE fusions (of the teachers, of the distilled students) where both families train."""
-    return ["fusion_teacher", "fusion_student"] if set(config["models"]["families"]) >= {"gat", "vgae"} else []
+    return [d.name for d in fusions(get_families())]
 
 
 def get_evaluated_models():
     """Every detector with metrics: the rule baseline, the trained models, the fusions."""
-    return ["rules", *get_models(), *get_fusions()]
+    return [d.name for d in evaluated_detectors(get_families())]
 
 
 def get_model_seeds(model):
     """Seeds a detector is evaluated with: the rule baseline has no training, so one."""
-    return [0] if model == "rules" else get_seeds()
+    return [0] if model == RULES else get_seeds()
 
 
 def get_model_checkpoints(dataset):
-    return [
-        f"results/models/{dataset}/{m}/seed{s}/best.ckpt"
-        for m in get_models()
-        for s in get_seeds()
-    ]
+    return [f"results/{RUN}/models/{dataset}/{m}/seed{s}/best.ckpt" for m in get_models() for s in get_seeds()]
 
 
 def get_evaluation_shards(wildcards):
-    return [f"results/shards/{wildcards.dataset}/{p}" for p in ["val", *get_test_parts(wildcards.dataset)]]
+    return [f"results/{RUN}/shards/{wildcards.dataset}/{p}" for p in ["val", *get_test_parts(wildcards.dataset)]]
 
 
 def get_test_recording_parquets(wildcards):
@@ -271,14 +312,17 @@ def get_test_recording_parquets(wildcards):
 
 
 def get_fusion_members(wildcards):
+    """The scores of the members of a fusion, by family."""
     return {
-        family: f"results/scores/{wildcards.dataset}/{family}_{wildcards.role}/seed{wildcards.seed}.parquet"
-        for family in ("gat", "vgae")
+        m.family: f"results/{RUN}/scores/{wildcards.dataset}/{m.name}/seed{wildcards.seed}.parquet"
+        for m in Detector("fusion", wildcards.role).members
     }
 
 
 def get_metrics_files(dataset, model, seed):
-    return [f"results/evaluation/{dataset}/{model}/seed{seed}/metrics_{p}.json" for p in ("zero_shot", "enrolled")]
+    return [
+        f"results/{RUN}/evaluation/{dataset}/{model}/seed{seed}/metrics_{p}.json" for p in ("zero_shot", "enrolled")
+    ]
 
 
 def get_all_metrics(wildcards):
@@ -292,14 +336,14 @@ def get_all_metrics(wildcards):
 
 
 def get_all_efficiency(wildcards):
-    return [f"results/evaluation/{d}/{m}/efficiency.json" for d in get_datasets() for m in get_models()]
+    return [f"results/{RUN}/efficiency/{d}/{m}.json" for d in get_datasets() for m in get_models()]
 
 
 def get_final_outputs(wildcards):
     outputs = []
     for name in get_datasets():
-        outputs.append(f"results/ingest/{name}/ingest_report.json")
+        outputs.append(f"results/{RUN}/ingest/{name}/ingest_report.json")
         outputs += get_model_checkpoints(name)
-        outputs.append(f"results/figures/{name}")
-    outputs += ["results/summary.csv", "results/summary.md"]
+        outputs.append(f"results/{RUN}/figures/{name}")
+    outputs += [f"results/{RUN}/summary.csv", f"results/{RUN}/summary.md"]
     return outputs

@@ -6,17 +6,17 @@ rule split:
     input:
         training=get_training_parquets,
     output:
-        assignment="results/windows/{dataset}/split.parquet",
+        assignment="results/{run}/split/{dataset}/split.parquet",
+    log:
+        "logs/{run}/split/{dataset}.log",
     params:
         recordings=lambda wildcards: [e["key"] for e in get_recordings(wildcards.dataset, role="train")],
         size=config["windows"]["size"],
         stride=config["windows"]["stride"],
         split=config["split"],
         code=code_version("split"),
-    log:
-        "logs/split/{dataset}.log",
     script:
-        "../scripts/split.py"
+        "../scripts/run_stage.py"
 
 
 rule vehicle_profile:
@@ -25,15 +25,15 @@ rule vehicle_profile:
     input:
         recordings=lambda wildcards: list(get_vehicle_recordings(wildcards).values()),
     output:
-        profile="results/profiles/{dataset}/training/{vehicle}.json",
+        profile="results/{run}/profiles/{dataset}/training/{vehicle}.json",
+    log:
+        "logs/{run}/profiles/{dataset}/training/{vehicle}.log",
     params:
         plan=lambda wildcards: get_training_profile_plan(wildcards.dataset, wildcards.vehicle),
         size=config["windows"]["size"],
         code=code_version("vehicle_profile"),
-    log:
-        "logs/profiles/{dataset}/training/{vehicle}.log",
     script:
-        "../scripts/enroll.py"
+        "../scripts/run_stage.py"
 
 
 rule enroll:
@@ -41,24 +41,26 @@ rule enroll:
     input:
         recordings=lambda wildcards: list(get_enrollment_recordings(wildcards).values()),
     output:
-        profile="results/profiles/{dataset}/enrolled/{vehicle}.json",
+        profile="results/{run}/profiles/{dataset}/enrolled/{vehicle}.json",
+    log:
+        "logs/{run}/profiles/{dataset}/enrolled/{vehicle}.log",
     params:
         plan=lambda wildcards: get_enrollment_plan(wildcards.dataset, wildcards.vehicle),
         size=config["windows"]["size"],
         code=code_version("enroll"),
-    log:
-        "logs/profiles/{dataset}/enrolled/{vehicle}.log",
     script:
-        "../scripts/enroll.py"
+        "../scripts/run_stage.py"
 
 
 rule preprocessing:
     input:
         training=get_training_parquets,
-        assignment="results/windows/{dataset}/split.parquet",
+        assignment="results/{run}/split/{dataset}/split.parquet",
         profiles=lambda wildcards: list(get_training_profiles(wildcards.dataset).values()),
     output:
-        preprocessing="results/graphs/{dataset}/preprocessing.json",
+        preprocessing="results/{run}/preprocessing/{dataset}/preprocessing.json",
+    log:
+        "logs/{run}/preprocessing/{dataset}.log",
     params:
         recordings=lambda wildcards: [e["key"] for e in get_recordings(wildcards.dataset, role="train")],
         vehicles=lambda wildcards: {e["key"]: e["vehicle"] for e in get_recordings(wildcards.dataset, role="train")},
@@ -66,17 +68,19 @@ rule preprocessing:
         size=config["windows"]["size"],
         stride=config["windows"]["stride"],
         code=code_version("preprocessing"),
-    log:
-        "logs/preprocessing/{dataset}.log",
     script:
-        "../scripts/preprocessing.py"
+        "../scripts/run_stage.py"
 
 
 rule shards:
     input:
         unpack(get_shard_inputs),
     output:
-        shards=directory("results/shards/{dataset}/{part}"),
+        shards=directory("results/{run}/shards/{dataset}/{part}"),
+    log:
+        "logs/{run}/shards/{dataset}/{part}.log",
+    benchmark:
+        "results/{run}/benchmarks/shards/{dataset}/{part}.tsv"
     params:
         recordings=lambda wildcards: [e["key"] for e in get_part_recordings(wildcards.dataset, wildcards.part)],
         attacks=lambda wildcards: [e["attack"] for e in get_part_recordings(wildcards.dataset, wildcards.part)],
@@ -87,9 +91,5 @@ rule shards:
         stride=config["windows"]["stride"],
         graphs_per_shard=config["shards"]["graphs_per_shard"],
         code=code_version("shards"),
-    log:
-        "logs/shards/{dataset}/{part}.log",
-    benchmark:
-        "results/benchmarks/shards/{dataset}/{part}.tsv"
     script:
-        "../scripts/shards.py"
+        "../scripts/run_stage.py"

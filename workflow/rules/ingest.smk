@@ -5,7 +5,9 @@ checkpoint catalog:
     input:
         get_raw_recordings,
     output:
-        catalog="results/ingest/{dataset}/catalog.json",
+        catalog="results/{run}/ingest/{dataset}/catalog.json",
+    log:
+        "logs/{run}/catalog/{dataset}.log",
     params:
         root=lambda wildcards: get_dataset(wildcards.dataset)["root"],
         vehicles=lambda wildcards: get_dataset(wildcards.dataset).get("vehicles", {}),
@@ -14,38 +16,38 @@ checkpoint catalog:
             for d in get_dataset(wildcards.dataset).get("train_with", [])
         },
         code=code_version("catalog"),
-    log:
-        "logs/catalog/{dataset}.log",
     script:
-        "../scripts/catalog.py"
+        "../scripts/run_stage.py"
 
 
 rule ingest:
     input:
         raw=get_raw_path,
     output:
-        parquet="results/ingest/{dataset}/{split}/{recording}.parquet",
-        rejects="results/ingest/{dataset}/{split}/{recording}.rejects.csv",
-        report="results/ingest/{dataset}/{split}/{recording}.report.json",
+        parquet="results/{run}/ingest/{dataset}/{split}/{recording}.parquet",
+        rejects="results/{run}/ingest/{dataset}/{split}/{recording}.rejects.csv",
+        report="results/{run}/ingest/{dataset}/{split}/{recording}.report.json",
+    log:
+        "logs/{run}/ingest/{dataset}/{split}/{recording}.log",
+    benchmark:
+        "results/{run}/benchmarks/ingest/{dataset}/{split}/{recording}.tsv"
     params:
         entry=get_catalog_entry,
         format=lambda wildcards: get_dataset(wildcards.dataset)["format"],
         code=code_version("ingest"),
-    log:
-        "logs/ingest/{dataset}/{split}/{recording}.log",
-    benchmark:
-        "results/benchmarks/ingest/{dataset}/{split}/{recording}.tsv"
     script:
-        "../scripts/ingest.py"
+        "../scripts/run_stage.py"
 
 
 rule ingest_report:
     input:
-        catalog="results/ingest/{dataset}/catalog.json",
+        catalog="results/{run}/ingest/{dataset}/catalog.json",
         reports=get_ingest_reports,
     output:
-        report="results/ingest/{dataset}/ingest_report.json",
+        report="results/{run}/ingest/{dataset}/ingest_report.json",
     log:
-        "logs/ingest/{dataset}/ingest_report.log",
+        "logs/{run}/ingest/{dataset}/ingest_report.log",
+    params:
+        code=code_version("ingest_report"),
     script:
-        "../scripts/ingest_report.py"
+        "../scripts/run_stage.py"

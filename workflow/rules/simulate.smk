@@ -3,15 +3,15 @@
 
 rule simulate:
     output:
-        csv="results/simulate/{dataset}/{split}/{recording}.csv",
+        csv="results/{run}/simulate/{dataset}/{split}/{recording}.csv",
+    log:
+        "logs/{run}/simulate/{dataset}/{split}/{recording}.log",
+    benchmark:
+        "results/{run}/benchmarks/simulate/{dataset}/{split}/{recording}.tsv"
+    wildcard_constraints:
+        dataset="|".join(get_synthetic_datasets()) or "(?!)",
     params:
         spec=lambda wildcards: get_synthetic_config(wildcards.dataset),
         code=code_version("simulate"),
-    log:
-        "logs/simulate/{dataset}/{split}/{recording}.log",
-    benchmark:
-        "results/benchmarks/simulate/{dataset}/{split}/{recording}.tsv"
-    wildcard_constraints:
-        dataset="|".join(get_synthetic_datasets()) or "(?!)",
     script:
-        "../scripts/simulate.py"
+        "../scripts/run_stage.py"

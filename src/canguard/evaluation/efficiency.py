@@ -147,16 +147,6 @@ def _batches(shards: GraphShards, batch_size: int, count: int) -> list:
     return [full[k % len(full)] for k in range(count)]
 
 
-def _model_name(ckpt: Path, meta: dict) -> str:
-    task = meta.get("task", {})
-    if "family" in task and "role" in task:
-        name = f"{task['family']}_{task['role']}"
-        folder = ckpt.parent.name if ckpt.parent.name != "checkpoints" else ckpt.parent.parent.name
-        # a student trained without a teacher has the role "student" too: the folder tells them apart
-        return folder if folder.startswith(name) else name
-    return ckpt.parent.name
-
-
 def measure_efficiency(ckpt: str | Path, shards_folder: str | Path, *, device: str = "cpu", threads: int = 1,
                        batch1_windows: int = 300, batch_size: int = 256, batches: int = 20, warmup: int = 20,
                        runtime: str = "trace") -> dict:
@@ -211,7 +201,6 @@ def measure_efficiency(ckpt: str | Path, shards_folder: str | Path, *, device: s
     ms = sorted(1e3 * t for t in times)
     p90 = ms[min(len(ms) - 1, int(round(0.9 * (len(ms) - 1))))]
     return {
-        "model": _model_name(ckpt, meta),
         "parameters": int(sum(p.numel() for p in model.parameters())),
         "checkpoint_bytes": int(ckpt.stat().st_size),
         "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",

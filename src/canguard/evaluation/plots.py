@@ -2,43 +2,47 @@
 
 Seed 0 of every detector; per protocol (``enrolled``, ``zero_shot``)::
 
-    results/figures/<dataset>/training_curves_<family>.{png,svg}
-    results/figures/<dataset>/f1_vs_latency.{png,svg}                          (enrolled)
-    results/figures/<dataset>/<protocol>/per_attack_f1.{png,svg}
-    results/figures/<dataset>/<protocol>/<scenario>/confusion.{png,svg}
-    results/figures/<dataset>/<protocol>/<scenario>/roc_pr.{png,svg}
-    results/figures/<dataset>/<protocol>/<scenario>/scores_<model>.{png,svg}    (teachers and fusion)
-    results/figures/<dataset>/<protocol>/<scenario>/timeline_<model>.{png,svg}  (first recording with attacks)
+    results/<run>/figures/<dataset>/training_curves_<family>.{png,svg}
+    results/<run>/figures/<dataset>/f1_vs_latency.{png,svg}                          (enrolled)
+    results/<run>/figures/<dataset>/<protocol>/per_attack_f1.{png,svg}
+    results/<run>/figures/<dataset>/<protocol>/<scenario>/confusion.{png,svg}
+    results/<run>/figures/<dataset>/<protocol>/<scenario>/roc_pr.{png,svg}
+    results/<run>/figures/<dataset>/<protocol>/<scenario>/scores_<model>.{png,svg}    (teachers and fusion)
+    results/<run>/figures/<dataset>/<protocol>/<scenario>/timeline_<model>.{png,svg}  (first recording with attacks)
 
 Alarms, thresholds and margins are read from each detector's alarms table, never re-derived.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
+from canguard.detectors import FUSION, Detector
 from canguard.evaluation import figures
 
-HISTOGRAM_MODELS = ("gat_teacher", "vgae_teacher", "fusion_teacher")
+HISTOGRAM_MODELS = tuple(Detector(f, "teacher").name for f in ("gat", "vgae", FUSION))
 PROTOCOLS = ("enrolled", "zero_shot")
 
 
-def draw_all(out_dir: str | Path, metrics_files: dict[str, dict[str, str]], alarm_files: dict[str, str],
-             efficiency_files: dict[str, str], training_logs: dict[str, str], episodes: str) -> list[Path]:
-    """``metrics_files``: protocol -> model -> metrics file; ``alarm_files``: model -> alarms table."""
+def draw_all(out_dir: str | Path, metrics: dict[str, dict[str, dict]], alarms: dict[str, pd.DataFrame],
+             efficiency: dict[str, dict], training_logs: dict[str, str], episodes: pd.DataFrame,
+             formats=figures.FORMATS) -> list[Path]:
+    """``metrics``: protocol -> detector name -> its metrics; ``alarms``: detector name -> its alarms table;
+    ``training_logs``: trained model -> its metrics.csv; each figure written in ``formats``."""
+    with figures.output_formats(formats):
+        return _draw_all(out_dir, metrics, alarms, efficiency, training_logs, episodes)
+
+
+def _draw_all(out_dir, metrics, alarms, efficiency, training_logs, episodes) -> list[Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    metrics = {p: {m: json.loads(Path(f).read_text()) for m, f in files.items()} for p, files in metrics_files.items()}
-    efficiency = {m: json.loads(Path(p).read_text()) for m, p in efficiency_files.items()}
-    alarms = {m: pd.read_parquet(p) for m, p in alarm_files.items()}
-    eps = pd.read_parquet(episodes)
+    eps = episodes
     dataset = next(iter(metrics["enrolled"].values()))["dataset"]
     written: list[Path] = []
-    for family in sorted({m.split("_")[0] for m in training_logs}):
-        runs = {m: p for m, p in training_logs.items() if m.startswith(family)}
+    for family in sorted({Detector.parse(m).family for m in training_logs}):
+        runs = {m: p for m, p in training_logs.items() if Detector.parse(m).family == family}
         written += figures.training_curves(runs, out / f"training_curves_{family}", dataset=dataset)
     written += figures.f1_vs_latency({m: v for m, v in metrics["enrolled"].items() if m in efficiency}, efficiency,
                                      None, out / "f1_vs_latency")

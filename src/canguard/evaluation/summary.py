@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from canguard.detectors import FAMILIES, FUSED_ROLES, FUSION, ROLES, Detector, table_order
+
 COLUMNS = ["dataset", "protocol", "scenario", "model", "seed", "f1", "precision", "recall", "mcc", "fpr", "fnr",
            "accuracy", "auroc", "auprc", "windows", "attack_windows", "excluded_windows", "delay_median_s",
            "missed_episodes", "episodes", "false_alarms_per_hour", "enrollment_seconds",
            "enrollment_attack_messages", "parameters", "latency_ms_batch1", "throughput_windows_per_s"]
 
-MODEL_ORDER = ["rules", "gat_teacher", "gat_student", "gat_student_scratch", "vgae_teacher", "vgae_student",
-               "vgae_student_scratch", "fusion_teacher", "fusion_student"]
 PROTOCOL_ORDER = ["enrolled", "zero_shot"]
 
 
@@ -44,8 +44,7 @@ def summary_rows(metrics: list[dict], efficiency: dict[tuple[str, str], dict]) -
         table[column] = table[column].astype("Int64")
     for column in ("f1", "precision", "recall", "mcc", "fpr", "fnr", "auroc", "auprc", "false_alarms_per_hour"):
         table[column] = pd.to_numeric(table[column], errors="coerce")
-    order = {name: i for i, name in enumerate(MODEL_ORDER)}
-    table["_order"] = table["model"].map(lambda name: order.get(name, len(order)))
+    table["_order"] = table["model"].map(table_order)
     table["_protocol"] = table["protocol"].map(lambda p: PROTOCOL_ORDER.index(p) if p in PROTOCOL_ORDER else 9)
     return (table.sort_values(["dataset", "_protocol", "scenario", "_order", "seed"], kind="stable")
             .drop(columns=["_order", "_protocol"]).reset_index(drop=True))
@@ -93,7 +92,7 @@ def per_attack_rows(metrics: list[dict]) -> pd.DataFrame:
 
 def per_attack_table(rows: pd.DataFrame) -> list[str]:
     """Scenario / attack x detector: mean F1 over seeds."""
-    models = [m for m in MODEL_ORDER if m in set(rows["model"])]
+    models = sorted(set(rows["model"]), key=table_order)
     out = ["| scenario | attack | " + " | ".join(models) + " |", "|---|---|" + "---|" * len(models)]
     for (scenario, attack), g in rows.groupby(["scenario", "attack"], sort=True):
         out.append(f"| {scenario} | {attack} | " + " | ".join(_fmt(_mean_f1(g, m)) for m in models) + " |")
@@ -109,9 +108,9 @@ def distillation_table(rows: pd.DataFrame) -> list[str]:
     """Per family and scenario: teacher, distilled student, student without teacher (mean F1 over seeds)."""
     out = ["| family | scenario | teacher | distilled student | student without teacher | distilled - scratch | "
            "distilled - teacher |", "|---|---|---|---|---|---|---|"]
-    for family in ("gat", "vgae"):
+    for family in FAMILIES:
         for scenario, g in rows.groupby("scenario", sort=False):
-            t, d, s = (_mean_f1(g, f"{family}_{r}") for r in ("teacher", "student", "student_scratch"))
+            t, d, s = (_mean_f1(g, Detector(family, r).name) for r in ROLES)
             if pd.isna(t) and pd.isna(d):
                 continue
             out.append(f"| {family} | {scenario} | {_fmt(t)} | {_fmt(d)} | {_fmt(s)} | {_fmt(d - s, 3)} | "
@@ -122,21 +121,21 @@ def distillation_table(rows: pd.DataFrame) -> list[str]:
 def fusion_table(rows: pd.DataFrame) -> list[str]:
     """Per role and scenario: the fusion's mean F1 against its better member's (the guarantee: >= -0.01)."""
     out = ["| fusion | scenario | GAT | VGAE | fusion | fusion - better member |", "|---|---|---|---|---|---|"]
-    for role in ("teacher", "student"):
+    for role in FUSED_ROLES:
         for scenario, g in rows.groupby("scenario", sort=False):
-            gat, vgae, fusion = (_mean_f1(g, f"{m}_{role}") for m in ("gat", "vgae", "fusion"))
+            gat, vgae, fusion = (_mean_f1(g, Detector(m, role).name) for m in (*FAMILIES, FUSION))
             if pd.isna(fusion):
                 continue
             better = max(gat, vgae) if not (pd.isna(gat) or pd.isna(vgae)) else float("nan")
-            out.append(f"| fusion_{role} | {scenario} | {_fmt(gat)} | {_fmt(vgae)} | {_fmt(fusion)} | "
+            out.append(f"| {Detector(FUSION, role)} | {scenario} | {_fmt(gat)} | {_fmt(vgae)} | {_fmt(fusion)} | "
                        f"{_fmt(fusion - better, 3)} |")
     return out
 
 
-def markdown(table: pd.DataFrame, attacks: pd.DataFrame | None = None) -> str:
+def markdown(table: pd.DataFrame, attacks: pd.DataFrame | None = None, run: str | None = None) -> str:
     """A Markdown table per dataset and protocol: scenario x model, mean over seeds (min-max); then the
     distillation and fusion comparisons and, with ``attacks`` (:func:`per_attack_rows`), F1 per attack."""
-    out = ["# canguard summary", "",
+    out = [f"# canguard summary: run {run}" if run else "# canguard summary", "",
            "Attack-class metrics per test scenario (never a weighted average), mean over seeds with the "
            "min-max range where several seeds ran. Every detector, the rule baseline included, raises an alarm "
            "when its score reaches its threshold, fitted to a false-alarm budget on benign windows only: "
@@ -160,9 +159,10 @@ def markdown(table: pd.DataFrame, attacks: pd.DataFrame | None = None) -> str:
                 f"{_fmt(first.enrollment_attack_messages)} | {_fmt(first.parameters)} | "
                 f"{_fmt(first.latency_ms_batch1, 2)} |")
         out.append("")
-        if rows["model"].str.endswith("_student_scratch").any():
+        kinds = [Detector.parse(m) for m in rows["model"].unique()]
+        if any(d.role == "student_scratch" for d in kinds):
             out += [f"### {dataset}, {protocol}: distillation (mean F1 over seeds)", "", *distillation_table(rows), ""]
-        if rows["model"].str.startswith("fusion_").any():
+        if any(d.family == FUSION for d in kinds):
             out += [f"### {dataset}, {protocol}: fusion against its better member (mean F1 over seeds)", "",
                     *fusion_table(rows), ""]
         if attacks is not None and len(attacks):

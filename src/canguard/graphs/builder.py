@@ -64,7 +64,7 @@ class WindowGraphs:
         return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in self.__dict__.items()}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "WindowGraphs":
+    def from_dict(cls, d: dict) -> WindowGraphs:
         return cls(**{k: (v.numpy() if isinstance(v, torch.Tensor) else v) for k, v in d.items()})
 
 

@@ -104,12 +104,12 @@ class Preprocessing:
         }
 
     @classmethod
-    def from_json(cls, d: dict) -> "Preprocessing":
+    def from_json(cls, d: dict) -> Preprocessing:
         return cls(np.asarray(d["vocabulary"], np.int64), np.asarray(d["node_mean"]), np.asarray(d["node_std"]),
                    np.asarray(d["edge_mean"]), np.asarray(d["edge_std"]), d["fitted_on"])
 
     @classmethod
-    def load(cls, path: str | Path) -> "Preprocessing":
+    def load(cls, path: str | Path) -> Preprocessing:
         return cls.from_json(json.loads(Path(path).read_text()))
 
     def digest(self) -> str:

@@ -14,8 +14,7 @@ import pandas as pd
 from canguard.frames import Frames
 from canguard.graphs.builder import WindowGraphs, window_starts
 from canguard.graphs.features import NUM_NODE_FEATURES
-from canguard.graphs.relative import (LOG_CLIP, LOW_CARDINALITY, MIN_IAT_SAMPLES, MIN_OBSERVATIONS,
-                                      NUM_RELATIVE_FEATURES)
+from canguard.graphs.relative import LOG_CLIP, LOW_CARDINALITY, MIN_IAT_SAMPLES, MIN_OBSERVATIONS, NUM_RELATIVE_FEATURES
 from canguard.profiles.profile import VehicleProfile
 
 
@@ -27,7 +26,7 @@ def _graph(df: pd.DataFrame, size: int):
     ids = sorted(df["can_id"].unique().tolist())
     local = {cid: i for i, cid in enumerate(ids)}
     rows = []
-    for cid, group in df.groupby("can_id", sort=True):
+    for _, group in df.groupby("can_id", sort=True):
         feats = [float(len(group))]
         stats = {"mean": [], "std": [], "min": [], "max": [], "present": []}
         for j in range(8):

@@ -23,7 +23,10 @@ import pyarrow.compute as pc
 from canguard.frames import UNKNOWN_LABEL, Frames
 from canguard.ingest.hexcodec import NIBBLE, decode_hex_id, decode_hex_payload, fixed_width
 from canguard.ingest.lines import (
-    as_mask, match_lines, parse_float, refuse_if_nothing_kept,
+    as_mask,
+    match_lines,
+    parse_float,
+    refuse_if_nothing_kept,
 )
 from canguard.ingest.result import ReadResult
 

@@ -16,8 +16,8 @@ so one corrupt first line does not hide the format).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pyarrow.compute as pc

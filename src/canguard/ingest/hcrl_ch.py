@@ -36,7 +36,14 @@ import pyarrow.compute as pc
 from canguard.frames import Frames
 from canguard.ingest.hexcodec import NIBBLE, decode_hex_id, decode_hex_payload, string_buffers
 from canguard.ingest.lines import (
-    Fields, LineChecks, as_mask, empty_lines, match_lines, parse_float, parse_uint, read_lines,
+    Fields,
+    LineChecks,
+    as_mask,
+    empty_lines,
+    match_lines,
+    parse_float,
+    parse_uint,
+    read_lines,
     refuse_if_nothing_kept,
 )
 from canguard.ingest.result import ReadResult

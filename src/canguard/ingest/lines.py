@@ -62,7 +62,7 @@ class Fields:
     count: np.ndarray  # (n,) int64
 
     @classmethod
-    def split(cls, lines: pa.Array, sep: str) -> "Fields":
+    def split(cls, lines: pa.Array, sep: str) -> Fields:
         lists = pc.split_pattern(lines, sep)
         if not isinstance(lists, pa.LargeListArray):
             lists = lists.cast(pa.large_list(lists.type.value_type))
@@ -165,7 +165,7 @@ def regex_groups(lines: pa.Array, pattern: str) -> tuple[np.ndarray, dict[str, p
     return matched, groups
 
 
-def match_lines(path, pattern: str, expected: str) -> tuple[pa.Array, "LineChecks", dict[str, pa.Array]]:
+def match_lines(path, pattern: str, expected: str) -> tuple[pa.Array, LineChecks, dict[str, pa.Array]]:
     """Read a line-per-message log and match ``pattern`` on every line.
 
     Returns the lines, their checks (empty and non-matching lines already

@@ -107,7 +107,7 @@ class GATDistiller(nn.Module):
         self.graph_proj = _projection(student_graph_dim, teacher_graph_dim, identity_init)
 
     @classmethod
-    def from_models(cls, student: nn.Module, teacher: nn.Module, identity_init: bool = False) -> "GATDistiller":
+    def from_models(cls, student: nn.Module, teacher: nn.Module, identity_init: bool = False) -> GATDistiller:
         """Dimensions read from two :class:`~canguard.models.gat.GATClassifier`."""
         return cls(student.hidden, teacher.hidden, student.layers, teacher.layers,
                    student.graph_dim, teacher.graph_dim, identity_init)
@@ -149,7 +149,7 @@ class VGAEDistiller(nn.Module):
         self.latent_proj = _projection(student_latent, teacher_latent, identity_init)
 
     @classmethod
-    def from_models(cls, student: nn.Module, teacher: nn.Module, identity_init: bool = False) -> "VGAEDistiller":
+    def from_models(cls, student: nn.Module, teacher: nn.Module, identity_init: bool = False) -> VGAEDistiller:
         """Dimensions read from two :class:`~canguard.models.vgae.VGAE`."""
         return cls(student.latent, teacher.latent, identity_init)
 

@@ -112,7 +112,7 @@ class VehicleProfile:
                 "ids": ids}
 
     @classmethod
-    def from_json(cls, d: dict) -> "VehicleProfile":
+    def from_json(cls, d: dict) -> VehicleProfile:
         ids = d["ids"]
         arr = lambda key, dtype=np.float64: np.asarray([e[key] for e in ids], dtype=dtype).reshape(len(ids))  # noqa: E731
         by_byte = lambda key: np.asarray([[b[key] for b in e["bytes"]] for e in ids], np.int64).reshape(-1, 8)  # noqa: E731
@@ -134,7 +134,7 @@ class VehicleProfile:
         Path(path).write_text(json.dumps(self.to_json(), indent=1) + "\n")
 
     @classmethod
-    def load(cls, path: str | Path) -> "VehicleProfile":
+    def load(cls, path: str | Path) -> VehicleProfile:
         return cls.from_json(json.loads(Path(path).read_text()))
 
     def digest(self) -> str:

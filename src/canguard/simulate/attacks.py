@@ -26,15 +26,23 @@ Attacks:
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from canguard.frames import Frames
-from canguard.simulate.vehicle import (
-    Const, Counter, Flags, Sender, Signal, SyntheticVehicle, fill_checksum, put_field, read_field,
-)
 from canguard.simulate.traffic import sender_frames, sender_times
+from canguard.simulate.vehicle import (
+    Const,
+    Counter,
+    Flags,
+    Sender,
+    Signal,
+    SyntheticVehicle,
+    fill_checksum,
+    put_field,
+    read_field,
+)
 
 DOS_PERIOD_S = 0.0003
 FUZZ_PERIOD_S = (0.0005, 0.001)

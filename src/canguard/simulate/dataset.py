@@ -115,7 +115,7 @@ class SyntheticSpec:
         return tuple(f"fleet{i:02d}" for i in range(self.fleet))
 
     @classmethod
-    def from_config(cls, d: dict | None) -> "SyntheticSpec":
+    def from_config(cls, d: dict | None) -> SyntheticSpec:
         """Build from a config mapping; missing keys take defaults, unknown keys raise ValueError."""
         d = dict(d or {})
         known = {f.name for f in dataclasses.fields(cls)}
@@ -189,7 +189,8 @@ def generate_recording(plan: RecordingPlan, spec: SyntheticSpec) -> Frames:
     frames = benign_traffic(vehicle, spec.duration_s, np.random.default_rng(traffic_ss))
     if plan.attack != BENIGN:
         frames = apply_attack(plan.attack, frames, vehicle, np.random.default_rng(attack_ss), spec.duration_s)
-    start_us = int(round(spec.start_epoch * 1e6)) + int(np.random.default_rng(clock_ss).integers(0, RECORDING_SPREAD_S * 10**6))
+    offset_us = int(np.random.default_rng(clock_ss).integers(0, RECORDING_SPREAD_S * 10**6))
+    start_us = int(round(spec.start_epoch * 1e6)) + offset_us
     micros = start_us + np.rint(frames.timestamp * 1e6).astype(np.int64)
     frames.timestamp = micros / 1e6
     return frames
@@ -208,7 +209,8 @@ def write_cantt_csv(path: str | Path, frames: Frames) -> None:
     n = len(frames)
     if np.any(frames.label < 0):
         raise ValueError("write_cantt_csv needs labels 0/1; got unknown (-1) labels")
-    label = pa.array(np.where(frames.label > 0, "1\n", "0\n"), pa.large_string()) if n else pa.array([], pa.large_string())
+    label = (pa.array(np.where(frames.label > 0, "1\n", "0\n"), pa.large_string()) if n
+             else pa.array([], pa.large_string()))
     lines = pc.binary_join_element_wise(
         _timestamp_strings(frames.timestamp),
         encode_hex_id(frames.can_id),

@@ -10,7 +10,15 @@ import numpy as np
 
 from canguard.frames import Frames
 from canguard.simulate.vehicle import (
-    Checksum, Const, Counter, Flags, Sender, Signal, SyntheticVehicle, fill_checksum, put_field,
+    Checksum,
+    Const,
+    Counter,
+    Flags,
+    Sender,
+    Signal,
+    SyntheticVehicle,
+    fill_checksum,
+    put_field,
 )
 
 WALK_STEP_S = 0.05  # finest grid of the random-walk signals, interpolated at message times

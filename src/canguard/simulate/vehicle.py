@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Union
 
 import numpy as np
 
@@ -91,7 +90,7 @@ class Checksum:
     salt: int = 0
 
 
-Field = Union[Const, Counter, Signal, Flags, Checksum]
+Field = Const | Counter | Signal | Flags | Checksum
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
 """Training settings: one dataclass, built from the `training` section of the workflow config.
 
 Every field has a default; ``TrainConfig.from_dict`` rejects unknown keys by name.
+:func:`settings_for` keeps the settings one training job reads, so that a change
+of, say, the distillation temperature reruns only the distilled students.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ class TrainConfig:
     profile_steps: int = 8
 
     @classmethod
-    def from_dict(cls, d: dict | None) -> "TrainConfig":
+    def from_dict(cls, d: dict | None) -> TrainConfig:
         d = dict(d or {})
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
@@ -50,3 +52,21 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+# settings only some trainings read: the others drop them (and are not rerun when they change)
+DISTILLATION_SETTINGS = ("temperature", "alpha", "beta")
+FAMILY_SETTINGS = {"gat": ("loss", "focal_gamma"), "vgae": ("kl_weight",)}
+
+
+def settings_for(training: dict, family: str, distilled: bool) -> dict:
+    """The settings of ``training`` a model of ``family`` reads (with a teacher where ``distilled``)."""
+    unknown = sorted(set(training) - {f.name for f in dataclasses.fields(TrainConfig)})
+    if unknown:
+        raise ValueError(f"unknown training setting(s): {', '.join(unknown)}")
+    if family not in FAMILY_SETTINGS:
+        raise ValueError(f"family must be one of {sorted(FAMILY_SETTINGS)}, got {family!r}")
+    dropped = {k for f, keys in FAMILY_SETTINGS.items() if f != family for k in keys}
+    if not distilled:
+        dropped |= set(DISTILLATION_SETTINGS)
+    return {k: v for k, v in training.items() if k not in dropped}

@@ -26,8 +26,8 @@ import math
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from lightning.fabric import Fabric
@@ -178,8 +178,12 @@ class Engine:
             metrics |= {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
             fabric.log_dict(metrics, step=epoch)
             current = metrics[task.monitor]
-            improved = state["best"] is None or (
-                current > state["best"] + cfg.min_delta if task.mode == "max" else current < state["best"] - cfg.min_delta)
+            if state["best"] is None:
+                improved = True
+            elif task.mode == "max":
+                improved = current > state["best"] + cfg.min_delta
+            else:
+                improved = current < state["best"] - cfg.min_delta
             if plateau is not None:
                 plateau.step(current)
             state["epoch"] = epoch

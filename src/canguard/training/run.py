@@ -1,6 +1,6 @@
 """Train one model from graph shards: a teacher, a distilled student, or a student without teacher.
 
-This is what rule ``train_teacher``/``distill_student`` and the command line call::
+This is what rule ``train`` (through :mod:`canguard.stages.train`) and the command line call::
 
     train_model("results/shards/synthetic", family="gat", role="teacher",
                 cfg=TrainConfig(), out_dir="results/models/synthetic/gat_teacher")
@@ -22,8 +22,7 @@ from canguard.provenance import code_version
 from canguard.training.checkpoint import load_checkpoint
 from canguard.training.config import TrainConfig
 from canguard.training.engine import Engine, fingerprint_of
-from canguard.training.tasks import (AutoencoderDistillTask, AutoencoderTask, ClassifierDistillTask,
-                                     ClassifierTask)
+from canguard.training.tasks import AutoencoderDistillTask, AutoencoderTask, ClassifierDistillTask, ClassifierTask
 
 log = logging.getLogger(__name__)
 

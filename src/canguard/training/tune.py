@@ -1,6 +1,6 @@
 """The optional tuner stages: largest batch size that fits, and a learning-rate range test.
 
-Each writes a JSON file that rule ``train_teacher``/``distill_student`` takes as
+Each writes a JSON file that rule ``train`` takes as
 input when ``tuning.batch_size`` / ``tuning.lr`` are on (see
 :func:`canguard.training.run.apply_tuning`).
 """
@@ -15,10 +15,11 @@ import torch
 from lightning.fabric import Fabric
 
 from canguard.graphs.dataset import GraphShards
+from canguard.training.batch_size_finder import find_batch_size
 from canguard.training.config import TrainConfig
 from canguard.training.engine import resolve_precision
+from canguard.training.lr_finder import lr_find
 from canguard.training.run import build_task, sample_batch
-from canguard.training.tuner import find_batch_size, lr_find
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ def workflow_run(tmp_path_factory):
 
 def test_pipeline_runs_through_ingest(workflow_run):
     report = json.loads((workflow_run / "results/test/ingest/synthetic/ingest_report.json").read_text())
-    assert report["recordings"] == 21
+    assert report["recordings"] == 15
     assert report["rows_read"] == report["rows_kept"] > 0 and report["rows_rejected"] == 0
     assert report["messages_attack"] > 0 and report["messages_benign"] > 0
     for rec in report["per_recording"]:
@@ -38,13 +38,13 @@ def test_pipeline_profiles_and_enrols_every_vehicle(workflow_run):
     assert sorted(p.stem for p in (profiles / "training").iterdir()) == ["alpha", "bravo"]
     assert sorted(p.stem for p in (profiles / "enrolled").iterdir()) == ["alpha", "bravo", "charlie"]
     alpha = json.loads((profiles / "training/alpha.json").read_text())
-    # fitted as a vehicle is enrolled: the first 0.3 s of each of alpha's 3 training recordings, benign only
-    assert alpha["report"]["source"] == "training prefix" and alpha["report"]["recordings"] == 3
+    # fitted as a vehicle is enrolled: the first 0.3 s of each of alpha's 2 training recordings, benign only
+    assert alpha["report"]["source"] == "training prefix" and alpha["report"]["recordings"] == 2
     assert alpha["profile"]["num_ids"] >= 30 and alpha["profile"]["source"]["benign_only"]
     charlie = json.loads((profiles / "enrolled/charlie.json").read_text())["report"]
-    # charlie has no attack-free recording: the first 0.3 s of each of its 5 recordings
-    assert charlie["source"] == "prefix" and charlie["recordings"] == 5 and charlie["attack_messages"] == 0
-    assert charlie["seconds"] == pytest.approx(5 * 0.3, abs=0.05)
+    # charlie has no attack-free recording: the first 0.3 s of each of its 3 recordings
+    assert charlie["source"] == "prefix" and charlie["recordings"] == 3 and charlie["attack_messages"] == 0
+    assert charlie["seconds"] == pytest.approx(3 * 0.3, abs=0.05)
     assert json.loads((profiles / "enrolled/alpha.json").read_text())["report"]["source"] == "prefix"
 
 
@@ -112,7 +112,7 @@ def test_changed_synthetic_seed_reruns_simulation(workflow_run):
     assert dry.returncode == 0, dry.stderr[-3000:]
     jobs = job_counts(dry.stdout)
     # ingest jobs appear once the catalog checkpoint has run again; a dry run stops at it
-    assert jobs["simulate"] == 21 and jobs["catalog"] == 1, jobs
+    assert jobs["simulate"] == 15 and jobs["catalog"] == 1, jobs
 
 
 
@@ -147,7 +147,7 @@ def test_another_run_of_the_same_dataset_writes_elsewhere(workflow_run):
     assert dry.returncode == 0, dry.stderr[-3000:]
     outputs = [line.split(":", 1)[1].strip() for line in dry.stdout.splitlines() if line.strip().startswith("output:")]
     assert outputs and all(path.startswith("results/other/") for o in outputs for path in o.split(", "))
-    assert job_counts(dry.stdout)["simulate"] == 21  # a run of its own: nothing of run `test` is reused
+    assert job_counts(dry.stdout)["simulate"] == 15  # a run of its own: nothing of run `test` is reused
 
 
 def test_tuner_stages_run_and_feed_training(workflow_run):

@@ -303,6 +303,17 @@ def get_model_checkpoints(dataset):
     return [f"results/{RUN}/models/{dataset}/{m}/seed{s}/best.ckpt" for m in get_models() for s in get_seeds()]
 
 
+def get_efficiency_settings():
+    """What the efficiency stage reads of evaluation.efficiency (not `exclusive`, which only schedules)."""
+    return {k: v for k, v in config["evaluation"]["efficiency"].items() if k != "exclusive"}
+
+
+def get_efficiency_threads(wildcards):
+    """Every core while timing, unless evaluation.efficiency.exclusive is off."""
+    settings = config["evaluation"]["efficiency"]
+    return workflow.cores if settings["exclusive"] else settings["threads"]
+
+
 def get_evaluation_shards(wildcards):
     return [f"results/{RUN}/shards/{wildcards.dataset}/{p}" for p in ["val", *get_test_parts(wildcards.dataset)]]
 

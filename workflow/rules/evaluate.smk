@@ -100,7 +100,8 @@ rule evaluate_fusion:
 
 
 rule efficiency:
-    """Latency and throughput (seed 0); takes every core so that no other job disturbs the timing."""
+    """Latency and throughput (seed 0); takes every core (evaluation.efficiency.exclusive) so that no other
+    job disturbs the timing."""
     input:
         ckpt="results/{run}/models/{dataset}/{model}/seed0/best.ckpt",
         shards="results/{run}/shards/{dataset}/val",
@@ -110,9 +111,9 @@ rule efficiency:
         "logs/{run}/efficiency/{dataset}/{model}.log",
     wildcard_constraints:
         model=get_model_pattern(),
-    threads: workflow.cores
+    threads: get_efficiency_threads
     params:
-        settings=config["evaluation"]["efficiency"],
+        settings=get_efficiency_settings(),
         code=code_version("efficiency"),
     script:
         "../scripts/run_stage.py"
@@ -164,6 +165,7 @@ rule figures:
     params:
         evaluated=get_evaluated_models(),
         trained=get_models(),
+        score_models=config["figures"]["score_models"],
         formats=config["figures"]["formats"],
         code=code_version("figures"),
     script:

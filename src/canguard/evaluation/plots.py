@@ -7,7 +7,7 @@ Seed 0 of every detector; per protocol (``enrolled``, ``zero_shot``)::
     results/<run>/figures/<dataset>/<protocol>/per_attack_f1.{png,svg}
     results/<run>/figures/<dataset>/<protocol>/<scenario>/confusion.{png,svg}
     results/<run>/figures/<dataset>/<protocol>/<scenario>/roc_pr.{png,svg}
-    results/<run>/figures/<dataset>/<protocol>/<scenario>/scores_<model>.{png,svg}    (teachers and fusion)
+    results/<run>/figures/<dataset>/<protocol>/<scenario>/scores_<model>.{png,svg}    (figures.score_models)
     results/<run>/figures/<dataset>/<protocol>/<scenario>/timeline_<model>.{png,svg}  (first recording with attacks)
 
 Alarms, thresholds and margins are read from each detector's alarms table, never re-derived.
@@ -22,20 +22,21 @@ import pandas as pd
 from canguard.detectors import FUSION, Detector
 from canguard.evaluation import figures
 
-HISTOGRAM_MODELS = tuple(Detector(f, "teacher").name for f in ("gat", "vgae", FUSION))
+SCORE_MODELS = tuple(Detector(f, "teacher").name for f in ("gat", "vgae", FUSION))
 PROTOCOLS = ("enrolled", "zero_shot")
 
 
 def draw_all(out_dir: str | Path, metrics: dict[str, dict[str, dict]], alarms: dict[str, pd.DataFrame],
              efficiency: dict[str, dict], training_logs: dict[str, str], episodes: pd.DataFrame,
-             formats=figures.FORMATS) -> list[Path]:
+             formats=figures.FORMATS, score_models=SCORE_MODELS) -> list[Path]:
     """``metrics``: protocol -> detector name -> its metrics; ``alarms``: detector name -> its alarms table;
-    ``training_logs``: trained model -> its metrics.csv; each figure written in ``formats``."""
+    ``training_logs``: trained model -> its metrics.csv; each figure written in ``formats``; score
+    histograms and timelines for the detectors of ``score_models``."""
     with figures.output_formats(formats):
-        return _draw_all(out_dir, metrics, alarms, efficiency, training_logs, episodes)
+        return _draw_all(out_dir, metrics, alarms, efficiency, training_logs, episodes, score_models)
 
 
-def _draw_all(out_dir, metrics, alarms, efficiency, training_logs, episodes) -> list[Path]:
+def _draw_all(out_dir, metrics, alarms, efficiency, training_logs, episodes, score_models) -> list[Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     eps = episodes
@@ -57,7 +58,7 @@ def _draw_all(out_dir, metrics, alarms, efficiency, training_logs, episodes) -> 
             folder.mkdir(exist_ok=True)
             written += figures.confusion_matrices(by_model, scenario, folder / "confusion")
             written += figures.roc_pr_curves(protocol_alarms, scenario, folder / "roc_pr", dataset=dataset)
-            for model in HISTOGRAM_MODELS:
+            for model in score_models:
                 if model not in protocol_alarms:
                     continue
                 table = protocol_alarms[model]

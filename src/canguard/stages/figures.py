@@ -23,5 +23,6 @@ def run_figures(inputs, outputs, params, wildcards) -> None:
         training_logs=pair(trained, inputs["training"], "training logs"),
         episodes=pd.read_parquet(inputs["episodes"]),
         formats=params["formats"],
+        score_models=params["score_models"],
     )
     log.info("wrote %d figure files", len(written))

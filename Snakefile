@@ -3,12 +3,14 @@
 #   snakemake --profile profiles/default                                # built-in synthetic vehicle
 #   snakemake --profile profiles/default --configfile config/hcrl_sa.yaml   # real HCRL Survival data
 #
-# Stages (one file each in workflow/rules): simulate -> catalog -> ingest -> split, vehicle_profile,
-# enroll -> preprocessing -> shards -> train_teacher -> distill_student (+ train_student_scratch), per
-# seed -> score (+ score_rules) -> evaluate, evaluate_fusion (+ attack_episodes, efficiency) -> figures
-# -> summary
+# Stages (one file each in workflow/rules; one stage module each in src/canguard/stages): simulate ->
+# catalog -> ingest -> split, vehicle_profile, enroll -> preprocessing -> shards -> train (teacher, then
+# distilled student and student without teacher, per family and seed) -> score (+ score_rules) ->
+# evaluate, evaluate_fusion (+ attack_episodes, efficiency) -> figures -> summary.
+# Outputs go under results/<run>/, logs under logs/<run>/ (run: config run_name, else the first
+# --configfile's name, else `default`).
 #
-# Report: snakemake --report results/report.html
+# Report: snakemake --report results/default/report.html
 
 from snakemake.utils import min_version, validate
 

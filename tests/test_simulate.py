@@ -24,7 +24,7 @@ from canguard.simulate import (
     write_cantt_csv,
     write_recording,
 )
-from canguard.simulate.vehicle import Checksum, Counter, fill_checksum, read_field
+from canguard.simulate.payload import Checksum, Counter, fill_checksum, read_field
 
 DURATION = 5.0
 SPEC = SyntheticSpec(duration_s=DURATION)

@@ -31,18 +31,9 @@ from collections.abc import Callable
 import numpy as np
 
 from canguard.frames import Frames
+from canguard.simulate.payload import Const, Counter, Flags, Signal, fill_checksum, put_field, read_field
 from canguard.simulate.traffic import sender_frames, sender_times
-from canguard.simulate.vehicle import (
-    Const,
-    Counter,
-    Flags,
-    Sender,
-    Signal,
-    SyntheticVehicle,
-    fill_checksum,
-    put_field,
-    read_field,
-)
+from canguard.simulate.vehicle import Sender, SyntheticVehicle
 
 DOS_PERIOD_S = 0.0003
 FUZZ_PERIOD_S = (0.0005, 0.001)

@@ -9,17 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from canguard.frames import Frames
-from canguard.simulate.vehicle import (
-    Checksum,
-    Const,
-    Counter,
-    Flags,
-    Sender,
-    Signal,
-    SyntheticVehicle,
-    fill_checksum,
-    put_field,
-)
+from canguard.simulate.payload import Checksum, Const, Counter, Flags, Signal, fill_checksum, put_field
+from canguard.simulate.vehicle import Sender, SyntheticVehicle
 
 WALK_STEP_S = 0.05  # finest grid of the random-walk signals, interpolated at message times
 

@@ -108,11 +108,9 @@ def test_roc_pr_helpers(rng):
     # ties: a constant score is one threshold -> the diagonal
     fpr, tpr = F.roc_curve(y, np.ones(1000))
     assert F.auc(fpr, tpr) == pytest.approx(0.5)
-    # agrees with the Mann-Whitney AUROC of canguard.metrics
-    from canguard.metrics import auprc, auroc
-    noisy = rng.normal(0, 1, 1000) + y
-    assert F.auc(*F.roc_curve(y, noisy)) == pytest.approx(auroc(y, noisy))
-    assert F.average_precision(*F.pr_curve(y, noisy)) == pytest.approx(auprc(y, noisy))
+    # the figures draw canguard.metrics' own curves, the ones AUROC and AUPRC are computed from
+    from canguard import metrics
+    assert F.roc_curve is metrics.roc_curve and F.pr_curve is metrics.pr_curve
 
     with pytest.raises(ValueError):
         F.roc_curve(np.zeros(10), rng.uniform(size=10))

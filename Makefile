@@ -13,7 +13,7 @@ SNAKEMAKE_ARGS ?=
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.canguard-installed
 
-.PHONY: run dry-run lint test test-slow test-slurm bench report clean-results
+.PHONY: run dry-run lint test test-slow test-faults test-slurm bench report clean-results
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
+
+test-faults: $(STAMP)
+	$(BIN)/python -m pytest -q -m faults
 
 test-slurm: $(STAMP)
 	$(BIN)/python -m pytest -q -m slurm

@@ -11,7 +11,7 @@ from canguard.graphs.preprocessing import fit_preprocessing
 from canguard.graphs.shards import ShardWriter
 from canguard.graphs.split import assign_time_blocks
 from canguard.simulate import SyntheticSpec, generate_recording, plan_recordings
-from canguard.training.checkpoint import load_checkpoint
+from canguard.training.checkpoint import CheckpointSeries, load_checkpoint
 from canguard.training.config import TrainConfig
 from canguard.training.engine import loader_settings, resolve_precision
 from canguard.training.run import load_model, train_model
@@ -58,6 +58,12 @@ def test_a_small_model_learns(shards, tmp_path):
     assert (tmp_path / "tensorboard").is_dir()
 
 
+def last_checkpoint(run_dir):
+    """(state, metadata) of the newest verified last checkpoint of a training run."""
+    _, state, meta = CheckpointSeries(run_dir / "checkpoints", "last").latest()
+    return state, meta
+
+
 class Interrupt(Exception):
     pass
 
@@ -76,11 +82,14 @@ def test_resumed_run_ends_with_the_same_weights(shards, tmp_path, family):
     with pytest.raises(Interrupt):
         train_model(shards, family, "teacher", settings, tmp_path / "resumed", sizes=TINY[family],
                     callbacks=[_stop_after(1)])
-    assert load_checkpoint(tmp_path / "resumed/checkpoints/last.ckpt")[1]["epoch"] == 1
+    assert last_checkpoint(tmp_path / "resumed")[1]["epoch"] == 1
     summary = train_model(shards, family, "teacher", settings, tmp_path / "resumed", sizes=TINY[family])
     assert summary["epochs_run"] == 4
-    a = load_checkpoint(tmp_path / "straight/checkpoints/last.ckpt")[0]["trainable"]
-    b = load_checkpoint(tmp_path / "resumed/checkpoints/last.ckpt")[0]["trainable"]
+    straight = (tmp_path / "straight/metrics.csv").read_text().splitlines()
+    resumed = (tmp_path / "resumed/metrics.csv").read_text().splitlines()
+    assert len(resumed) == 1 + 4 and resumed[0] == straight[0]  # every epoch once, across the interruption
+    a = last_checkpoint(tmp_path / "straight")[0]["trainable"]
+    b = last_checkpoint(tmp_path / "resumed")[0]["trainable"]
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
@@ -115,7 +124,7 @@ def test_distilled_student(shards, tmp_path, family):
     assert meta["task"]["distilled_from"].endswith("t/best.ckpt")
     assert meta["task"]["parameters"] < meta["task"]["teacher_parameters"]
     assert np.isfinite(summary["best"])
-    last = load_checkpoint(tmp_path / "s/checkpoints/last.ckpt")[0]["trainable"]
+    last = last_checkpoint(tmp_path / "s")[0]["trainable"]
     assert any(k.startswith("distiller.") for k in last)  # projections are trained and saved
 
 

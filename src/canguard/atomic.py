@@ -9,7 +9,8 @@ destination only when the block ends without an exception; on an exception
 the temporary file is removed and the destination is left as it was.  A job
 killed mid-write (``kill -9``, a full disk) therefore never leaves a file that
 looks finished: either the old content or nothing is there, plus at worst a
-``.tmp`` that no reader looks at.
+``.tmp`` that no reader looks at.  A failed write (full disk, read-only
+folder) raises ``OSError`` naming the destination.
 
 The temporary name keeps the destination's suffix last but one
 (``.x.parquet.123.tmp``); writers that pick a format from the suffix
@@ -44,17 +45,23 @@ def temporary_name(path: str | Path) -> Path:
 def atomic_output(path: str | Path, durable: bool = True) -> Iterator[Path]:
     """Yield a temporary path; rename it to ``path`` if the block succeeds."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_name(path)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         yield tmp
         if not tmp.exists():
             raise FileNotFoundError(f"{path}: the writer produced no file at {tmp}")
         if durable:
             _fsync(tmp)
         os.replace(tmp, path)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if str(path) in str(e):
+            raise
+        raise OSError(e.errno, f"{path}: not written ({e.strerror or e})") from e
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             tmp.unlink()
         raise
     if durable:  # the rename itself reaches the disk with the folder's entry

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from canguard.atomic import atomic_output
 from canguard.graphs.dataset import RELATIVE_COLUMNS, GraphShards, batch_from_shard, drop_profile
 from canguard.graphs.preprocessing import Preprocessing
 from canguard.models.rules import ProfileRule
@@ -113,5 +114,6 @@ def _score_all(model, family, shards_root, scenarios, out, device) -> pd.DataFra
     table = pd.concat([score_part(model, family, GraphShards(folder), protocol, part, drop, device=device)
                        for protocol, part, folder, drop in scoring_plan(shards_root, scenarios)],
                       ignore_index=True)
-    table.to_parquet(out, index=False)
+    with atomic_output(out) as tmp:
+        table.to_parquet(tmp, index=False)
     return table

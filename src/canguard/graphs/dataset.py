@@ -13,6 +13,7 @@ Python loop per graph, and visits shards in random order, one or two in memory a
 from __future__ import annotations
 
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import numpy as np
 import torch
 from torch_geometric.data import Batch, Data
 
+from canguard.atomic import file_sha256
 from canguard.graphs.features import INTRINSIC_FEATURES, NUM_NODE_FEATURES
 from canguard.graphs.preprocessing import UNKNOWN_ID
 
@@ -27,10 +29,49 @@ from canguard.graphs.preprocessing import UNKNOWN_ID
 RELATIVE_COLUMNS = slice(len(INTRINSIC_FEATURES), NUM_NODE_FEATURES)
 
 
+RERUN = "rerun `snakemake --forcerun shards`"
+
+
+class ShardError(RuntimeError):
+    """A shard or manifest that cannot be trusted: missing, changed, truncated or not tensors only."""
+
+
 @lru_cache(maxsize=4)
-def load_shard(path: str) -> dict[str, torch.Tensor]:
-    """A shard's tensors; safe to load (``weights_only=True``), memory-mapped."""
-    return torch.load(path, weights_only=True, mmap=True)
+def load_shard(path: str, sha256: str, size: int) -> dict[str, torch.Tensor]:
+    """A shard's tensors, after checking its bytes against the manifest's ``sha256`` and ``size``.
+
+    Safe to load (``weights_only=True``) and memory-mapped; a mismatch raises
+    :class:`ShardError` with one line naming the file.
+    """
+    try:
+        actual = os.path.getsize(path)
+    except FileNotFoundError:
+        raise ShardError(f"{path}: missing (its manifest lists it); {RERUN}") from None
+    if actual != size:
+        raise ShardError(f"{path}: {actual} bytes, expected {size}: the file was changed or truncated; {RERUN}")
+    digest = file_sha256(path)
+    if digest != sha256:
+        raise ShardError(f"{path}: content hash mismatch (expected {sha256[:16]}..., got {digest[:16]}...): "
+                         f"the file was changed or truncated; {RERUN}")
+    try:
+        return torch.load(path, weights_only=True, mmap=True)
+    except Exception as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ShardError(f"{path}: not a tensors-only shard, refused ({first}); {RERUN}") from None
+
+
+def read_manifest(folder: Path) -> dict:
+    path = folder / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ShardError(f"{path}: missing; {RERUN}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ShardError(f"{path}: not valid JSON ({e}): the file was changed or truncated; {RERUN}") from None
+    unhashed = [s.get("file") for s in manifest.get("shards", []) if "sha256" not in s]
+    if unhashed:
+        raise ShardError(f"{path}: no content hash for {unhashed[0]}: written by an older canguard; {RERUN}")
+    return manifest
 
 
 def _ranges(starts: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
@@ -67,7 +108,7 @@ class GraphShards(torch.utils.data.Dataset):
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
-        self.manifest = json.loads((self.folder / "manifest.json").read_text())
+        self.manifest = read_manifest(self.folder)
         counts = [s["graphs"] for s in self.manifest["shards"]]
         self.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
 
@@ -75,7 +116,8 @@ class GraphShards(torch.utils.data.Dataset):
         return int(self.offsets[-1])
 
     def shard(self, i: int) -> dict[str, torch.Tensor]:
-        return load_shard(str(self.folder / self.manifest["shards"][i]["file"]))
+        entry = self.manifest["shards"][i]
+        return load_shard(str(self.folder / entry["file"]), entry["sha256"], entry["bytes"])
 
     def __getitem__(self, i: int) -> Data:
         if not 0 <= i < len(self):

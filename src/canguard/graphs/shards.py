@@ -20,12 +20,17 @@ indices local to their graph), loadable with ``weights_only=True``::
 
 ``manifest.json`` beside the shards: counts, class balance, attack types,
 feature specification, vocabulary size, share of unknown-ID nodes, source
-hashes, and the shard list.  Writing streams one recording at a time, so memory
+hashes, and the shard list with each shard's size and SHA-256, which
+:func:`canguard.graphs.dataset.load_shard` checks before loading.  Shards and
+manifest are each written to a temporary name and renamed, so a killed job
+leaves no file that looks finished.  Writing streams one recording at a time, so memory
 stays bounded by one recording plus one shard.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 from collections import Counter
 from pathlib import Path
@@ -33,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from canguard.atomic import atomic_output, write_text
 from canguard.graphs.builder import WindowGraphs
 from canguard.graphs.features import NUM_EDGE_FEATURES, NUM_NODE_FEATURES, feature_spec
 from canguard.graphs.preprocessing import UNKNOWN_ID, Preprocessing
@@ -136,9 +142,14 @@ class ShardWriter:
                                                   "window", "excluded", "t_start", "t_end")},
         }
         path = self.folder / SHARD_PATTERN.format(len(self.shards))
-        torch.save({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in shard.items()}, path)
+        buffer = io.BytesIO()
+        torch.save({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in shard.items()}, buffer)
+        data = buffer.getvalue()
+        with atomic_output(path) as tmp:
+            tmp.write_bytes(data)
         self.shards.append({"file": path.name, "graphs": int(len(shard["y"])), "nodes": int(len(shard["node_id"])),
-                            "edges": int(shard["edge_index"].shape[1]), "bytes": path.stat().st_size})
+                            "edges": int(shard["edge_index"].shape[1]), "bytes": len(data),
+                            "sha256": hashlib.sha256(data).hexdigest()})
         self.pending, self.pending_graphs = [], 0
 
     def close(self, **info) -> dict:
@@ -167,5 +178,5 @@ class ShardWriter:
             "recordings": self.recordings,
             "shards": self.shards,
         }
-        (self.folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        write_text(self.folder / "manifest.json", json.dumps(manifest, indent=2) + "\n")
         return manifest

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from canguard.atomic import write_text
 from canguard.frames import Frames
 from canguard.graphs.windows import read_recording
 from canguard.profiles.plan import SOURCES, plan_enrollment, plan_training_profile  # noqa: F401 (re-exported)
@@ -94,7 +95,7 @@ class Enrollment:
                 "halves": [h.to_json() for h in self.halves]}
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_json(), indent=1) + "\n")
+        write_text(path, json.dumps(self.to_json(), indent=1) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> Enrollment:

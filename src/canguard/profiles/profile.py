@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from canguard.atomic import write_text
 from canguard.frames import Frames, previous_same_id
 
 _BITS = 256
@@ -131,7 +132,7 @@ class VehicleProfile:
         )
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_json(), indent=1) + "\n")
+        write_text(path, json.dumps(self.to_json(), indent=1) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> VehicleProfile:

@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from canguard.atomic import atomic_output
 from canguard.frames import Frames
 from canguard.ingest.hexcodec import encode_hex_id, encode_hex_payload, string_buffers
 from canguard.simulate.attacks import ATTACKS, apply_attack
@@ -221,7 +222,7 @@ def write_cantt_csv(path: str | Path, frames: Frames) -> None:
     offsets, data = string_buffers(lines) if n else (np.zeros(1, np.int64), np.empty(0, np.uint8))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as fh:
+    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
         fh.write(HEADER.encode())
         fh.write(memoryview(data[offsets[0]: offsets[-1]]))
 

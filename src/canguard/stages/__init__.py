@@ -40,11 +40,11 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from canguard.atomic import write_text
 from canguard.logs import setup_logging
 
 
@@ -54,10 +54,7 @@ def read_json(path: str | Path):
 
 def write_json(path: str | Path, obj, **kw) -> None:
     """Write ``obj`` as indented JSON, whole or not at all (a temporary file renamed into place)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, **kw) + "\n")
-    os.replace(tmp, path)
+    write_text(path, json.dumps(obj, indent=2, **kw) + "\n")
 
 
 def pair(keys: Sequence[str], paths: Sequence[str], what: str = "paths") -> dict[str, str]:
@@ -88,10 +85,19 @@ def stage_function(rule: str):
 
 
 def run_job(smk) -> None:
-    """Run the stage of a Snakemake job (the ``snakemake`` object of a ``script:``)."""
-    setup_logging(smk.log[0] if smk.log else None)
-    stage = stage_function(smk.rule)
-    torch = sys.modules.get("torch")  # imported by the stages that use it, and only by them
-    if torch is not None:
-        torch.set_num_threads(max(1, int(smk.threads)))
-    stage(_plain(smk.input), _plain(smk.output), _plain(smk.params), _plain(smk.wildcards))
+    """Run the stage of a Snakemake job (the ``snakemake`` object of a ``script:``).
+
+    Whatever fails the job is written to the rule's log file too (message and
+    traceback), the file Snakemake points at when a job fails.
+    """
+    logger = setup_logging(smk.log[0] if smk.log else None)
+    try:
+        stage = stage_function(smk.rule)
+        torch = sys.modules.get("torch")  # imported by the stages that use it, and only by them
+        if torch is not None:
+            torch.set_num_threads(max(1, int(smk.threads)))
+        stage(_plain(smk.input), _plain(smk.output), _plain(smk.params), _plain(smk.wildcards))
+    except BaseException as e:
+        logger.error("rule %s (%s) failed: %s: %s", smk.rule, dict(smk.wildcards.items()), type(e).__name__, e,
+                     exc_info=True)
+        raise

@@ -4,6 +4,7 @@ import logging
 
 import pandas as pd
 
+from canguard.atomic import atomic_output
 from canguard.evaluation.detection import attack_episodes
 from canguard.stages import pair
 
@@ -15,5 +16,6 @@ def run_attack_episodes(inputs, outputs, params, wildcards) -> None:
     attacks = pair(params["recordings"], params["attacks"], "attacks")
     frames = [attack_episodes(path, key, attacks[key], params["max_gap_s"]) for key, path in sorted(recordings.items())]
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    table.to_parquet(outputs["episodes"], index=False)
+    with atomic_output(outputs["episodes"]) as tmp:
+        table.to_parquet(tmp, index=False)
     log.info("%d attack episodes in %d recordings", len(table), len(recordings))

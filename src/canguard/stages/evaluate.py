@@ -5,6 +5,7 @@ import logging
 
 import pandas as pd
 
+from canguard.atomic import atomic_output
 from canguard.detectors import Detector
 from canguard.evaluation.alarms import PROTOCOLS, fit_thresholds, judge
 from canguard.evaluation.evaluate import evaluate
@@ -49,7 +50,8 @@ def run_evaluate(inputs, outputs, params, wildcards) -> None:
     table = pd.read_parquet(inputs["scores"])
     thresholds = fit_thresholds(table, params["false_alarms_per_hour"], params["size"], params["stride"])
     alarms = judge(table, thresholds)
-    alarms.to_parquet(outputs["alarms"], index=False)
+    with atomic_output(outputs["alarms"]) as tmp:
+        alarms.to_parquet(tmp, index=False)
     write_json(outputs["thresholds"], thresholds)
     write_metrics(alarms, inputs, outputs, params, identity(Detector.parse(wildcards["model"]), wildcards),
                   thresholds)

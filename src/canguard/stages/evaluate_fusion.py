@@ -3,6 +3,7 @@ threshold -> the alarms table and metrics of both protocols."""
 
 import pandas as pd
 
+from canguard.atomic import atomic_output
 from canguard.detectors import FUSION, Detector
 from canguard.evaluation.alarms import fit_thresholds, judge
 from canguard.evaluation.fusion import fuse
@@ -19,7 +20,8 @@ def run_evaluate_fusion(inputs, outputs, params, wildcards) -> None:
                                                    params["stride"])
         alarms[member.family] = judge(table, thresholds[member.family])
     fused = fuse(alarms, thresholds)
-    fused.to_parquet(outputs["alarms"], index=False)
+    with atomic_output(outputs["alarms"]) as tmp:
+        fused.to_parquet(tmp, index=False)
     write_json(outputs["thresholds"], thresholds)
     ident = identity(fusion, wildcards) | {"members": [m.name for m in fusion.members]}
     write_metrics(fused, inputs, outputs, params, ident, {"members": thresholds})

@@ -7,14 +7,20 @@ Fabric chooses accelerator, devices, strategy and precision ("auto" picks
 bf16-mixed on hardware that supports it and 32-true elsewhere).  What Fabric
 lacks is here: the epoch loop with gradient accumulation and clipping, AdamW
 with a warm-up + cosine (or plateau) schedule, early stopping on the task's
-monitored validation metric, ``best.ckpt`` (the stage's output) and
-``last.ckpt`` with the full state (model, optimiser, scheduler, epoch, RNG,
-early-stopping counters) in ``out_dir/checkpoints``, and resumption: rerun an
+monitored validation metric, and checkpoints in ``out_dir/checkpoints``
+(:mod:`canguard.training.checkpoint`): ``best-step<N>`` (the best epoch's
+model) and ``last-step<N>`` with the full state (model, optimiser, scheduler,
+loop counters, RNG, the metrics of every epoch so far), each verified by the
+hash its metadata names, the two newest of each kept.  Resumption: rerun an
 interrupted run with the same fingerprint (config + data) and it continues
-after its last finished epoch; a run with another fingerprint starts afresh.
-When training ends, the best checkpoint is copied to ``out_dir/best.ckpt``
-(with ``best.json``), the stage's declared output.  Logs: ``metrics.csv`` and
-TensorBoard under ``out_dir``; a progress bar per epoch on a terminal.
+after the last epoch whose checkpoint verifies (a half-written one is passed
+over with a warning), ending with the weights an uninterrupted run ends with;
+a run with another fingerprint starts afresh.  When training ends, the best
+checkpoint is copied to ``out_dir/best.ckpt`` (with ``best.json``) and the
+history to ``out_dir/metrics.csv`` (every epoch once, across resumptions): the
+stage's declared outputs.  Logs: ``logs/metrics.csv`` rewritten after each
+epoch, TensorBoard under ``out_dir/tensorboard`` (appended to on resume); a
+progress bar per epoch on a terminal.
 """
 
 from __future__ import annotations
@@ -29,13 +35,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import torch
 from lightning.fabric import Fabric
-from lightning.fabric.loggers import CSVLogger, TensorBoardLogger
+from lightning.fabric.loggers import TensorBoardLogger
 from torch.utils.data import DataLoader
 
+from canguard.atomic import atomic_output, write_text
 from canguard.graphs.dataset import GraphShards, ShardBatches
-from canguard.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from canguard.training.checkpoint import CheckpointSeries, copy_checkpoint, rng_state, set_rng_state
 from canguard.training.config import TrainConfig
 from canguard.training.profiler import NullProfiler, PhaseProfiler
 
@@ -98,23 +106,32 @@ class Engine:
     def logs(self) -> Path:
         return self.out_dir / "logs"
 
+    @property
+    def last(self) -> CheckpointSeries:
+        return CheckpointSeries(self.checkpoints, "last", keep=2)
+
+    @property
+    def best(self) -> CheckpointSeries:
+        # two: the last checkpoint before the newest names the best checkpoint before the newest
+        return CheckpointSeries(self.checkpoints, "best", keep=2)
+
     def _resume_point(self, fingerprint: str):
-        """(state, metadata) of ``last.ckpt`` if it belongs to this run; else clears old logs."""
-        last = self.checkpoints / "last.ckpt"
-        if last.exists():
-            saved, meta = load_checkpoint(last)
+        """(state, metadata) of the newest verified last checkpoint of this run; else clears the old run."""
+        found = self.last.latest()
+        if found is not None:
+            path, saved, meta = found
             if meta.get("fingerprint") == fingerprint:
                 return saved, meta
-            log.info("%s belongs to another configuration or data: starting afresh", last)
-        for stale in (self.logs / "metrics.csv", self.checkpoints / "best.ckpt", self.checkpoints / "best.json"):
-            stale.unlink(missing_ok=True)
+            log.info("%s belongs to another configuration or data: starting afresh", path)
+        self.last.clear()
+        self.best.clear()
+        (self.logs / "metrics.csv").unlink(missing_ok=True)
         shutil.rmtree(self.out_dir / "tensorboard", ignore_errors=True)
         return None
 
     def _fabric(self) -> Fabric:
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        loggers = [CSVLogger(self.logs, name="", version="", flush_logs_every_n_steps=1),
-                   TensorBoardLogger(self.out_dir, name="tensorboard", version="")]
+        loggers = [TensorBoardLogger(self.out_dir, name="tensorboard", version="")]
         return Fabric(accelerator=self.cfg.accelerator, devices=self.cfg.devices, strategy=self.cfg.strategy,
                       precision=resolve_precision(self.cfg.precision, self.cfg.accelerator), loggers=loggers)
 
@@ -142,7 +159,8 @@ class Engine:
                    if cfg.scheduler == "plateau" else None)
         model, optimizer = fabric.setup(trainable, optimizer)
 
-        state = {"epoch": -1, "global_step": 0, "best": None, "best_epoch": -1, "bad_epochs": 0, "stopped": False}
+        state = {"epoch": -1, "global_step": 0, "best": None, "best_epoch": -1, "best_step": None, "bad_epochs": 0,
+                 "stopped": False, "history": []}
         if resume is not None:
             saved, meta = resume
             trainable.load_state_dict(saved["trainable"])
@@ -176,7 +194,6 @@ class Engine:
                 task.train()
             metrics = {f"val_{k}": v for k, v in metrics.items()} | train_logs
             metrics |= {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
-            fabric.log_dict(metrics, step=epoch)
             current = metrics[task.monitor]
             if state["best"] is None:
                 improved = True
@@ -187,30 +204,33 @@ class Engine:
             if plateau is not None:
                 plateau.step(current)
             state["epoch"] = epoch
+            state["history"] = [*state["history"], metrics]
             if improved:
-                state |= {"best": current, "best_epoch": epoch, "bad_epochs": 0}
-                self._save_best(task, metrics, fingerprint, epoch)
+                state |= {"best": current, "best_epoch": epoch, "best_step": state["global_step"], "bad_epochs": 0}
+                self._save_best(task, metrics, fingerprint, state)
             else:
                 state["bad_epochs"] += 1
                 state["stopped"] = state["bad_epochs"] >= cfg.patience
             self._save_last(task, optimizer, scheduler, plateau, state, fingerprint)
+            # logged once the epoch is committed: a resumed run neither loses nor repeats an epoch
+            write_history(self.logs / "metrics.csv", state["history"])
+            fabric.log_dict(metrics, step=epoch)
             log.info("epoch %d: %s%s", epoch, _fmt(metrics), " (best)" if improved else "")
             for cb in self.callbacks:
                 cb(epoch, metrics)
         profiler.close()
         for logger in fabric.loggers:
             logger.finalize("success")
-        # the stage's outputs: copies made once training is complete, so that a rerun that finds
+        # the stage's outputs: written once training is complete, so that a rerun that finds
         # the run already finished (same fingerprint) still writes them
-        for suffix in (".ckpt", ".json"):
-            shutil.copyfile(self.checkpoints / f"best{suffix}", self.out_dir / f"best{suffix}")
-        shutil.copyfile(self.logs / "metrics.csv", self.out_dir / "metrics.csv")
+        copy_checkpoint(self.best.path(state["best_step"]), self.out_dir / "best.ckpt")
+        write_history(self.out_dir / "metrics.csv", state["history"])
         summary = {"best_epoch": state["best_epoch"], "best": state["best"], "monitor": task.monitor,
                    "epochs_run": state["epoch"] + 1, "stopped_early": state["stopped"],
                    "global_steps": state["global_step"], "seconds_this_run": round(time.perf_counter() - started, 2),
                    "device": str(fabric.device), "precision": resolve_precision(cfg.precision, cfg.accelerator),
                    "train_graphs": n_train, "fingerprint": fingerprint}
-        (self.out_dir / "train_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        write_text(self.out_dir / "train_summary.json", json.dumps(summary, indent=2) + "\n")
         return summary
 
     def _train_epoch(self, fabric, task, model, optimizer, scheduler, loader, profiler, max_batches, epoch, state):
@@ -252,9 +272,9 @@ class Engine:
     def _meta(self, task, fingerprint: str, epoch: int) -> dict:
         return {"task": task.describe(), "config": self.cfg.to_dict(), "fingerprint": fingerprint, "epoch": epoch}
 
-    def _save_best(self, task, metrics: dict, fingerprint: str, epoch: int) -> None:
-        save_checkpoint(self.checkpoints / "best.ckpt", {"model": task.model.state_dict()},
-                        self._meta(task, fingerprint, epoch) | {"metrics": metrics})
+    def _save_best(self, task, metrics: dict, fingerprint: str, state: dict) -> None:
+        self.best.save(state["global_step"], {"model": task.model.state_dict()},
+                       self._meta(task, fingerprint, state["epoch"]) | {"metrics": metrics})
 
     def _save_last(self, task, optimizer, scheduler, plateau, state: dict, fingerprint: str) -> None:
         tensors, plain = rng_state()
@@ -262,8 +282,14 @@ class Engine:
                  "scheduler": scheduler.state_dict(), "rng": tensors}
         if plateau is not None:
             saved["plateau"] = plateau.state_dict()
-        save_checkpoint(self.checkpoints / "last.ckpt", saved,
-                        self._meta(task, fingerprint, state["epoch"]) | {"loop": state, "rng": plain})
+        self.last.save(state["global_step"], saved,
+                       self._meta(task, fingerprint, state["epoch"]) | {"loop": state, "rng": plain})
+
+
+def write_history(path: Path, history: list[dict]) -> None:
+    """The metrics of every epoch so far as one CSV (columns in order of first appearance), atomically."""
+    with atomic_output(path) as tmp:
+        pd.DataFrame(history).to_csv(tmp, index=False)
 
 
 def _fmt(metrics: dict) -> str:

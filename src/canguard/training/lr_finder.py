@@ -24,6 +24,8 @@ from typing import Any
 
 import torch
 
+from canguard.atomic import atomic_output, write_text
+
 
 @dataclass
 class LRFinderResult:
@@ -178,7 +180,7 @@ def _suggest(lrs: list[float], losses: list[float], min_lr: float) -> tuple[floa
 
 def _write_lr_find(out_dir: Path, res: LRFinderResult, **settings) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / "lr_find.csv", "w", newline="") as f:
+    with atomic_output(out_dir / "lr_find.csv") as tmp, open(tmp, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["lr", "loss", "raw_loss"])
         w.writerows(zip(res.lrs, res.losses, res.raw_losses))
@@ -192,7 +194,7 @@ def _write_lr_find(out_dir: Path, res: LRFinderResult, **settings) -> None:
         "lr_at_min_loss": res.lrs[i_min] if i_min is not None else None,
         **settings,
     }
-    (out_dir / "lr_find.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_text(out_dir / "lr_find.json", json.dumps(summary, indent=2) + "\n")
 
     # Figure + Agg canvas directly: no pyplot, so the global backend is left alone
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -214,4 +216,5 @@ def _write_lr_find(out_dir: Path, res: LRFinderResult, **settings) -> None:
     ax.set_title("LR range test")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out_dir / "lr_find.png")
+    with atomic_output(out_dir / "lr_find.png") as tmp:
+        fig.savefig(tmp, format="png")

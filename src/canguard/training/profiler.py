@@ -61,6 +61,8 @@ from pathlib import Path
 
 import torch
 
+from canguard.atomic import write_text
+
 __all__ = ["NullProfiler", "PhaseProfiler", "summary_table"]
 
 ENGINE_PHASES = ("data", "forward", "backward", "optimizer")
@@ -264,7 +266,7 @@ class PhaseProfiler:
             "traces": sorted(str(p) for p in traces_dir.glob("*")) if traces_dir.is_dir() else [],
             "cuda_memory_snapshot": snapshot,
         }
-        (self.out_dir / "phases.json").write_text(json.dumps(self.summary, indent=2) + "\n")
+        write_text(self.out_dir / "phases.json", json.dumps(self.summary, indent=2) + "\n")
         return self.summary
 
     def __enter__(self) -> PhaseProfiler:

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from lightning.fabric import Fabric
 
+from canguard.atomic import write_text
 from canguard.graphs.dataset import GraphShards
 from canguard.training.batch_size_finder import find_batch_size
 from canguard.training.config import TrainConfig
@@ -54,7 +55,7 @@ def tune_batch_size(shards_root, family: str, role: str, cfg: TrainConfig, out_j
         memory_budget_bytes=int(memory_budget_mb * 2**20) if memory_budget_mb else None,
         model=model, optimizer=optimizer)
     out = result.to_dict() | {"device": str(fabric.device), "family": family, "role": role}
-    Path(out_json).write_text(json.dumps(out, indent=2, default=float) + "\n")
+    write_text(out_json, json.dumps(out, indent=2, default=float) + "\n")
     log.info("batch size %d (%s) on %s", result.batch_size, result.method, fabric.device)
     return out
 

@@ -16,6 +16,7 @@ from cycler import cycler
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from canguard.atomic import atomic_output
 from canguard.detectors import Detector
 
 #: Okabe & Ito (2008) colour-blind-safe palette.
@@ -114,7 +115,8 @@ def save_figure(fig: Figure, out_base: str | Path) -> list[Path]:
     written = []
     for fmt in _formats.get():
         path = out_base.with_name(f"{out_base.name}.{fmt}")
-        fig.savefig(path, **_SAVE_OPTIONS[fmt])
+        with atomic_output(path) as tmp:
+            fig.savefig(tmp, format=fmt, **_SAVE_OPTIONS[fmt])
         written.append(path)
     return written
 

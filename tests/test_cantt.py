@@ -61,6 +61,19 @@ def test_wrong_header_is_not_can_data(tmp_path):
         read_cantt_csv(path)
 
 
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-32"])
+def test_header_after_a_byte_order_mark_and_wide_encodings(tmp_path, encoding):
+    """A BOM before the header, or a UTF-16/32 export, reads exactly like the UTF-8 file."""
+    plain, encoded = tmp_path / "plain.csv", tmp_path / "encoded.csv"
+    plain.write_text(BAD_CORPUS)
+    encoded.write_bytes(BAD_CORPUS.encode(encoding))
+    a, b = read_cantt_csv(plain), read_cantt_csv(encoded)
+    assert b.line.tolist() == a.line.tolist() == [2, 3, 5, 14]
+    assert b.frames.payload.tolist() == a.frames.payload.tolist()
+    assert b.rejects.to_pylist() == a.rejects.to_pylist()
+    assert b.header_lines == 1
+
+
 def test_real_hcrl_sa_recording(hcrl_sa_sample):
     """Real Kia DoS lines: DLC < 8 kept with zero padding, labels, monotone line numbers."""
     result = read_cantt_csv(hcrl_sa_sample / "train_02_with_attacks" / "DoS-kia.csv")

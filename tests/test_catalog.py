@@ -1,8 +1,29 @@
 """Dataset discovery, recording names and deduplication of byte-identical recordings."""
 
+import logging
+
 import pytest
 
-from canguard.catalog import build_catalog, discover, parse_recording_name, unique_recordings
+from canguard.catalog import (
+    build_catalog,
+    discover,
+    listing_digest,
+    parse_recording_name,
+    recording_attack,
+    scan,
+    suggested_split_name,
+    unique_recordings,
+)
+from canguard.stages import read_json
+from canguard.stages.catalog import run_catalog
+
+
+def _tree(root, files: dict[str, str]):
+    """Write ``files`` (path relative to ``root`` -> text) and return ``root``."""
+    for rel, body in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(body)
+    return root
 
 
 @pytest.mark.parametrize("stem, expected", [
@@ -72,8 +93,11 @@ def test_same_name_different_content_is_not_a_duplicate(tmp_path):
         (tmp_path / split).mkdir()
         (tmp_path / split / "attack-free-x.csv").write_text(body)
     (tmp_path / "train_02_with_attacks" / "README.md").write_text("not a recording")
-    catalog = build_catalog(discover("toy", tmp_path))
+    found = scan("toy", tmp_path)
+    catalog = build_catalog(found.recordings, found.ignored)
     assert catalog["n_recordings"] == 2 and catalog["n_duplicates"] == 0
+    assert [i["reason"] for i in catalog["ignored"]] == [
+        "a documentation file (changelog, citation, licence, license, notes, readme), not a recording"]
 
 
 def test_missing_or_empty_root_is_a_clear_error(tmp_path):
@@ -81,3 +105,95 @@ def test_missing_or_empty_root_is_a_clear_error(tmp_path):
         discover("nope", tmp_path / "nope")
     with pytest.raises(FileNotFoundError, match="no recordings under"):
         discover("empty", tmp_path)
+
+
+def test_same_stem_in_one_folder_gets_a_name_each(tmp_path):
+    """a.csv and a.log: both recordings, named a_csv and a_log; a stem of its own keeps its name."""
+    _tree(tmp_path, {"train_01_attack_free/a.csv": "1", "train_01_attack_free/a.log": "2",
+                     "train_01_attack_free/b.csv": "3", "test_01_known/a.csv": "4"})
+    catalog = build_catalog(discover("toy", tmp_path))
+    assert [e["key"] for e in catalog["recordings"]] == [
+        "train_01_attack_free/a_csv", "train_01_attack_free/a_log", "train_01_attack_free/b",
+        "test_01_known/a"]
+    assert catalog["n_unique"] == 4
+
+
+def test_names_still_clashing_fail_naming_both_files(tmp_path):
+    """a.CSV and a.csv would be one recording on a case-insensitive file system."""
+    _tree(tmp_path, {"train_01_attack_free/a.CSV": "1", "train_01_attack_free/a.csv": "2"})
+    with pytest.raises(ValueError, match="same recording") as err:
+        discover("toy", tmp_path)
+    assert "a.CSV" in str(err.value) and "a.csv" in str(err.value)
+
+
+def test_every_file_is_a_recording_or_ignored_with_its_reason(tmp_path):
+    _tree(tmp_path, {"train_01_attack_free/a.csv": "1", "README.md": "x", "Train_03_caps/b.csv": "2",
+                     "test_1_bad/c.csv": "3", "train_01_attack_free/d.csv.gz": "4",
+                     "train_01_attack_free/.e.csv": "5", "train_01_attack_free/sub/f.csv": "6",
+                     "train_01_attack_free/README.txt": "7"})
+    found = scan("toy", tmp_path)
+    reasons = {str(i.path)[len(str(tmp_path)) + 1:]: i.reason for i in found.ignored}
+    assert reasons == {
+        "README.md": "not in a split folder (train_NN_* / test_NN_*)",
+        "Train_03_caps/b.csv": "folder Train_03_caps does not match train_NN_* / test_NN_* (NN two digits, "
+                               "lower case): rename it to train_03_caps",
+        "test_1_bad/c.csv": "folder test_1_bad does not match train_NN_* / test_NN_* (NN two digits, lower case): "
+                            "rename it to test_01_bad",
+        "train_01_attack_free/d.csv.gz": "suffix .gz is not a CAN log format (.asc, .blf, .csv, .log, .trc, .txt): "
+                                         "decompress it",
+        "train_01_attack_free/.e.csv": "hidden file",
+        "train_01_attack_free/README.txt": "a documentation file (changelog, citation, licence, license, notes, "
+                                           "readme), not a recording",
+        "train_01_attack_free/sub/f.csv": "nested below the split folder train_01_attack_free: recordings must sit "
+                                          "directly in it",
+    }
+    catalog = build_catalog(found.recordings, found.ignored)
+    assert catalog["n_files"] == 8 == catalog["n_unique"] + catalog["n_duplicates"] + catalog["n_ignored"]
+
+
+def test_no_recording_error_names_the_files_ignored(tmp_path):
+    _tree(tmp_path, {"Train_01_attack_free/a.csv": "1"})
+    with pytest.raises(FileNotFoundError, match="rename it to train_01_attack_free"):
+        discover("toy", tmp_path)
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("Train_03_caps", "train_03_caps"), ("test_1_bad", "test_01_bad"),
+    ("train-02-with-attacks", "train_02_with_attacks"), ("validation", None), ("train_123", None),
+])
+def test_suggested_split_name(name, expected):
+    assert suggested_split_name(name) == expected
+
+
+@pytest.mark.parametrize("stem, expected", [
+    ("capture-kia", ("none", "kia")), ("drive1", ("none", "unknown")), ("attack-free-kia", ("none", "kia")),
+    ("accessory-3", ("none", "unknown")),
+])
+def test_unlabelled_capture_in_an_attack_free_folder_is_attack_free(stem, expected):
+    assert recording_attack("train_01_attack_free", stem) == expected
+    assert recording_attack("train_02_with_attacks", stem) == parse_recording_name(stem)
+
+
+def test_attack_name_in_an_attack_free_folder_fails(tmp_path):
+    _tree(tmp_path, {"train_01_attack_free/DoS-kia.csv": "1"})
+    with pytest.raises(ValueError, match="DoS-kia.csv: the name says attack 'dos' but the folder"):
+        discover("toy", tmp_path)
+
+
+def test_catalog_stage_lists_and_warns_about_ignored_files(tmp_path, caplog):
+    root = _tree(tmp_path / "ds", {"train_01_attack_free/a.csv": "1", "train_01_attack_free/plot.png": "x"})
+    out = tmp_path / "catalog.json"
+    with caplog.at_level(logging.WARNING, logger="canguard.stages.catalog"):
+        run_catalog({}, {"catalog": str(out)}, {"root": str(root), "vehicles": {}, "train_with": {}},
+                    {"dataset": "toy"})
+    catalog = read_json(out)
+    assert catalog["n_files"] == 2 and catalog["ignored"][0]["path"] == str(root / "train_01_attack_free/plot.png")
+    assert any("plot.png" in r.getMessage() and "suffix .png" in r.getMessage() for r in caplog.records)
+
+
+def test_listing_digest_changes_with_any_file_added(tmp_path):
+    """Adding an ignored file changes the digest (a catalog param: the catalog reruns and lists it)."""
+    root = _tree(tmp_path / "ds", {"train_01_attack_free/a.csv": "1"})
+    before = listing_digest(root)
+    (root / "README.md").write_text("x")
+    assert listing_digest(root) != before and listing_digest(tmp_path / "missing") == ""

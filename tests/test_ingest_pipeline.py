@@ -8,9 +8,9 @@ import pyarrow.parquet as pq
 import pytest
 from test_cantt import BAD_CORPUS, EXPECTED_REJECTS
 
-from canguard.catalog import build_catalog, discover
+from canguard.catalog import build_catalog, discover, scan
 from canguard.ingest.errors import NotCanDataError
-from canguard.ingest.pipeline import ingest_recording, summarize
+from canguard.ingest.pipeline import UnusableRecordingError, failed_rejects_path, ingest_recording, summarize
 from canguard.schema import MESSAGE_SCHEMA, read_metadata, table_to_frames
 
 
@@ -19,7 +19,8 @@ def _dataset(tmp_path, files: dict[str, bytes]):
         path = tmp_path / "ds" / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(body)
-    return build_catalog(discover("toy", tmp_path / "ds"))
+    found = scan("toy", tmp_path / "ds")
+    return build_catalog(found.recordings, found.ignored)
 
 
 def _ingest(tmp_path, entry, fmt="auto"):
@@ -84,8 +85,58 @@ def test_not_can_data_fails_naming_the_file(tmp_path, body, match):
 
 def test_summary_counts_duplicates_and_totals(hcrl_sa_sample, tmp_path):
     catalog = build_catalog(discover("hcrl_sa", hcrl_sa_sample))
-    entries = [e for e in catalog["recordings"] if e["duplicate_of"] is None][:3]
-    reports = [_ingest(tmp_path, e)[0] for e in entries]
+    reports = [_ingest(tmp_path, e)[0] for e in catalog["recordings"] if e["duplicate_of"] is None]
     summary = summarize(catalog, reports)
-    assert summary["rows_read"] == sum(r["rows_read"] for r in reports) == 3 * 2999
+    assert summary["rows_read"] == sum(r["rows_read"] for r in reports) == 11 * 2999
     assert len(summary["duplicates_skipped"]) == 2
+    assert summary["files"] == {"found": 13, "recordings": 11, "duplicates": 2, "ignored": 0}
+    with pytest.raises(ValueError, match="missing .*fuzzing-sonata"):
+        summarize(catalog, [r for r in reports if "fuzzing-sonata" not in r["recording"]])
+
+
+def test_summary_accounts_for_every_file_found(tmp_path):
+    """files found = recordings ingested + duplicates skipped + files ignored (with their reasons)."""
+    log = b"(1436509052.249713) vcan0 044#2A366C2BBA\n"
+    catalog = _dataset(tmp_path, {"train_01_attack_free/a.log": log, "train_02_with_attacks/a.log": log,
+                                  "train_01_attack_free/b.log.gz": b"x", "notes.txt": b"x"})
+    summary = summarize(catalog, [_ingest(tmp_path, catalog["recordings"][0])[0]])
+    assert summary["files"] == {"found": 4, "recordings": 1, "duplicates": 1, "ignored": 2}
+    assert [i["path"].rsplit("/", 1)[1] for i in summary["ignored"]] == ["notes.txt", "b.log.gz"]
+    assert sum(summary["ignored_by_reason"].values()) == 2
+
+
+def test_file_with_no_row_kept_fails_and_leaves_no_parquet(tmp_path):
+    """Correct header, tab-separated rows: every row rejected; the error says how many, why and where."""
+    body = "timestamp,arbitration_id,data_field,attack\n" + "1513921815.35\t081\t7F84\t0\n" * 3
+    catalog = _dataset(tmp_path, {"train_01_attack_free/attack-free-x.csv": body.encode()})
+    entry = catalog["recordings"][0]
+    out = {k: tmp_path / f"x.{k}" for k in ("parquet", "rejects", "report")}
+    with pytest.raises(UnusableRecordingError, match="no message kept: 3 data row") as err:
+        ingest_recording(entry, "auto", **out)
+    message = str(err.value)
+    assert message.startswith(entry["path"]) and "expected 4 fields" in message
+    assert str(failed_rejects_path(out["rejects"])) in message
+    assert not out["parquet"].exists() and not out["report"].exists()
+    assert len(list(csv.DictReader(failed_rejects_path(out["rejects"]).open()))) == 3
+
+
+def test_unlabelled_training_recording_with_attacks_fails(tmp_path):
+    """A candump log carries no labels: in train_02_with_attacks it cannot train the classifier."""
+    log = b"(1436509052.249713) vcan0 044#2A366C2BBA\n(1436509052.250000) vcan0 1F3#\n"
+    catalog = _dataset(tmp_path, {"train_02_with_attacks/DoS-car.log": log})
+    with pytest.raises(UnusableRecordingError, match="2 of 2 unlabelled messages in a training recording with "
+                                                     "attack 'dos': labels needed") as err:
+        _ingest(tmp_path, catalog["recordings"][0])
+    assert "DoS-car.log" in str(err.value)
+    assert not (tmp_path / "DoS-car.parquet").exists()
+
+
+def test_unlabelled_capture_in_attack_free_folder_is_benign(tmp_path):
+    """capture-kia.log / drive1.log in train_01_attack_free: attack none, every message benign (label 0)."""
+    log = b"(1436509052.249713) vcan0 044#2A366C2BBA\n"
+    catalog = _dataset(tmp_path, {"train_01_attack_free/capture-kia.log": log, "train_01_attack_free/drive1.log": log})
+    found = [(e["attack"], e["vehicle"]) for e in catalog["recordings"]]
+    assert found == [("none", "kia"), ("none", "training_vehicle")]
+    for entry in catalog["recordings"]:
+        _, out = _ingest(tmp_path, entry)
+        assert pq.read_table(out["parquet"]).column("label").to_pylist() == [0]

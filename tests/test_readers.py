@@ -1,4 +1,4 @@
-"""Readers of the Car-Hacking, candump and python-can formats, and format detection."""
+"""Readers of the Car-Hacking, candump and python-can formats, format detection, frame types and encodings."""
 
 from __future__ import annotations
 
@@ -9,14 +9,17 @@ import can
 import numpy as np
 import pytest
 
+from canguard.frames import FRAME_DATA, FRAME_FD, FRAME_REMOTE, Frames
 from canguard.ingest.candump import read_candump
 from canguard.ingest.detect import READERS, detect_format, read_any
 from canguard.ingest.hcrl_ch import read_hcrl_ch_csv, read_hcrl_ch_txt
 from canguard.ingest.pythoncan import read_asc, read_blf, read_trc
 from canguard.ingest.result import NotCanDataError
+from canguard.schema import MESSAGE_SCHEMA, frames_to_table, table_to_frames
 
 DATA = Path(__file__).resolve().parent / "data"
 HCRL_SA = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "hcrl_sa"
+FD_10_BYTES = "CAN FD frame with 10 data bytes (more than 8): the schema holds 8"
 
 
 def physical_lines(path: Path) -> int:
@@ -117,15 +120,16 @@ def test_candump_values_11_and_29_bit_dlc0_fd_rtr():
     r = read_candump(path)
     f = r.frames
     assert r.format == "candump"
-    assert r.line.tolist() == [1, 2, 3, 6]
-    assert f.can_id.tolist() == [0x044, 0x18FF1234, 0x7DF, 0x123]
-    assert f.dlc.tolist() == [5, 8, 0, 1]
+    assert r.line.tolist() == [1, 2, 3, 4, 6]
+    assert f.can_id.tolist() == [0x044, 0x18FF1234, 0x7DF, 0x123, 0x123]
+    assert f.dlc.tolist() == [5, 8, 0, 0, 1]
+    assert f.frame_type.tolist() == [FRAME_DATA, FRAME_DATA, FRAME_DATA, FRAME_REMOTE, FRAME_DATA]
     assert f.payload[0].tolist() == [0x2A, 0x36, 0x6C, 0x2B, 0xBA, 0, 0, 0]
     assert f.payload[1].tolist() == [0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88]
-    assert not f.payload[2].any()
+    assert not f.payload[2].any() and not f.payload[3].any()
     assert f.timestamp[0] == 1436509052.249713
     assert (f.label == -1).all()
-    assert rejects_by_line(r) == {4: "remote frame (RTR) has no payload", 5: "CAN FD frame not supported"}
+    assert rejects_by_line(r) == {5: FD_10_BYTES}
     assert_accounted(r, path)
     assert (read_candump(path, label=1).frames.label == 1).all()
 
@@ -148,6 +152,62 @@ def test_candump_bad_lines():
     assert_accounted(r, path)
 
 
+CANDUMP_FRAME_TYPES = """\
+(1.0) can0 123#R
+(1.1) can0 123#R4
+(1.2) can0 18FF1234#R8
+(1.3) can0 123#R9
+(1.4) can0 123##1AABBCC
+(1.5) can0 123##0
+(1.6) can0 123##1000102030405060708
+(1.7) can0 123##
+(1.8) can0 123##1ABC
+(1.9) can0 123#0102030405060708_9
+(2.0) can0 123##31122334455667788
+"""
+
+
+def test_candump_remote_and_fd_frames(tmp_path):
+    path = tmp_path / "types.log"
+    path.write_text(CANDUMP_FRAME_TYPES)
+    r = read_candump(path)
+    f = r.frames
+    assert r.line.tolist() == [1, 2, 3, 5, 6, 11]
+    assert f.frame_type.tolist() == [FRAME_REMOTE, FRAME_REMOTE, FRAME_REMOTE, FRAME_FD, FRAME_FD, FRAME_FD]
+    assert f.can_id.tolist() == [0x123, 0x123, 0x18FF1234, 0x123, 0x123, 0x123]
+    assert f.dlc.tolist() == [0, 4, 8, 3, 0, 8]  # RTR: the requested length; FD: the data bytes
+    assert not f.payload[:3].any()
+    assert f.payload[3].tolist() == [0xAA, 0xBB, 0xCC, 0, 0, 0, 0, 0]
+    assert f.payload[5].tolist() == [0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88]
+    assert rejects_by_line(r) == {
+        4: "remote frame (RTR) requests 9 bytes (more than 8)",
+        7: "CAN FD frame with 9 data bytes (more than 8): the schema holds 8",
+        8: "CAN FD frame without the flags hex digit after '##'",
+        9: "CAN FD data is not hex digits in pairs",
+        10: "raw DLC suffix (_X, DLC 9..15 on classic CAN) not supported",
+    }
+    assert_accounted(r, path)
+
+
+def test_frame_type_in_frames_and_the_canonical_table():
+    # built positionally without frame_type (as the simulator and older callers do): all data frames
+    old = Frames(np.array([1.0, 2.0]), np.array([1, 2]), np.array([2, 0]), np.zeros((2, 8)), np.zeros(2))
+    assert old.frame_type.tolist() == [FRAME_DATA, FRAME_DATA]
+    frames = Frames(np.array([1.0, 2.0, 3.0]), np.array([1, 2, 3]), np.array([2, 4, 3]), np.zeros((3, 8)),
+                    np.zeros(3), np.array([FRAME_DATA, FRAME_REMOTE, FRAME_FD]))
+    assert frames.take(np.array([2, 0])).frame_type.tolist() == [FRAME_FD, FRAME_DATA]
+    assert Frames.concat([old, frames]).frame_type.tolist() == [0, 0, 0, 1, 2]
+    table = frames_to_table(frames, np.array([1, 2, 3]), "none", "x.log")
+    assert table.schema == MESSAGE_SCHEMA
+    assert table.column("frame_type").to_pylist() == ["data", "remote", "fd"]
+    assert table_to_frames(table).frame_type.tolist() == [FRAME_DATA, FRAME_REMOTE, FRAME_FD]
+    # a column selection without frame_type (or a table written before it existed) reads as data frames
+    assert table_to_frames(table.drop_columns(["frame_type"])).frame_type.tolist() == [0, 0, 0]
+    with pytest.raises(ValueError, match="frame_type codes must be 0..2"):
+        frames_to_table(Frames(np.ones(1), np.ones(1), np.ones(1), np.zeros((1, 8)), np.zeros(1), np.array([7])),
+                        np.array([1]), "none", "x.log")
+
+
 # --- python-can formats ------------------------------------------------------------------------
 
 def sample_messages() -> list[can.Message]:
@@ -160,11 +220,13 @@ def sample_messages() -> list[can.Message]:
     ]
 
 
-def not_data_frames(t0: float) -> list[can.Message]:
+def other_frames(t0: float) -> list[can.Message]:
+    """A remote frame and a 3-byte FD frame (both kept), an error frame and a 12-byte FD frame (rejected)."""
     return [
-        can.Message(timestamp=t0 + 0.010, arbitration_id=0x55, is_remote_frame=True, dlc=4),
+        can.Message(timestamp=t0 + 0.010, arbitration_id=0x55, is_extended_id=False, is_remote_frame=True, dlc=4),
         can.Message(timestamp=t0 + 0.011, arbitration_id=0x0, is_error_frame=True),
-        can.Message(timestamp=t0 + 0.012, arbitration_id=0x66, is_fd=True, data=bytes(12)),
+        can.Message(timestamp=t0 + 0.012, arbitration_id=0x66, is_extended_id=False, is_fd=True, data=bytes(12)),
+        can.Message(timestamp=t0 + 0.013, arbitration_id=0x67, is_extended_id=False, is_fd=True, data=b"\x01\x02\x03"),
     ]
 
 
@@ -176,12 +238,17 @@ def write_log(path: Path, writer_cls, messages: list[can.Message]) -> Path:
     return path
 
 
+def frame_type_of(m: can.Message) -> int:
+    return FRAME_FD if m.is_fd else FRAME_REMOTE if m.is_remote_frame else FRAME_DATA
+
+
 def assert_same_frames(frames, messages, relative: bool) -> None:
     t = np.array([m.timestamp for m in messages])
     expected_t = t - t[0] if relative else t
     np.testing.assert_allclose(frames.timestamp, expected_t, atol=2e-6, rtol=0)
     assert frames.can_id.tolist() == [m.arbitration_id for m in messages]
-    assert frames.dlc.tolist() == [len(m.data) for m in messages]
+    assert frames.dlc.tolist() == [m.dlc if m.is_remote_frame else len(m.data) for m in messages]
+    assert frames.frame_type.tolist() == [frame_type_of(m) for m in messages]
     for row, m in zip(frames.payload, messages):
         assert bytes(row) == bytes(m.data).ljust(8, b"\0")
     assert (frames.label == -1).all()
@@ -192,22 +259,24 @@ def assert_same_frames(frames, messages, relative: bool) -> None:
     (can.ASCWriter, read_asc, "asc", ".asc"),
     (can.BLFWriter, read_blf, "blf", ".blf"),
 ])
-def test_python_can_round_trip_with_rejected_non_data_frames(tmp_path, writer_cls, reader, fmt, suffix):
+def test_python_can_round_trip_keeps_remote_and_short_fd_frames(tmp_path, writer_cls, reader, fmt, suffix):
     messages = sample_messages()
-    path = write_log(tmp_path / f"log{suffix}", writer_cls, messages + not_data_frames(messages[0].timestamp))
+    remote, error, long_fd, short_fd = other_frames(messages[0].timestamp)
+    path = write_log(tmp_path / f"log{suffix}", writer_cls, messages + [remote, error, long_fd, short_fd])
     r = reader(path)
     assert r.format == fmt
-    assert_same_frames(r.frames, messages, relative=(fmt == "asc"))
-    reasons = r.rejects["reason"].to_pylist()
-    assert reasons[0] == "remote frame (RTR) has no payload"
-    assert reasons[1] == "error frame is not a data frame"
-    assert "CAN FD frame with 12 data bytes" in reasons[2]
+    assert_same_frames(r.frames, messages + [remote, short_fd], relative=(fmt == "asc"))
+    assert r.frames.dlc[4] == 4 and not r.frames.payload[4].any()  # RTR: the requested length, no payload
+    assert r.rejects["reason"].to_pylist() == [
+        "error frame is not a data frame", "CAN FD frame with 12 data bytes (more than 8): the schema holds 8"]
     if fmt == "blf":
-        assert r.line.tolist() == [1, 2, 3, 4] and r.rejects["line"].to_pylist() == [5, 6, 7]
+        assert r.line.tolist() == [1, 2, 3, 4, 5, 8] and r.rejects["line"].to_pylist() == [6, 7]
     else:  # ASC: true physical lines of the messages
         text = path.read_text().splitlines()
-        assert [text[n - 1].split()[2] for n in r.line] == ["123", "18FF1234x", "7FF", "AA"]
-        assert text[r.rejects["line"][1].as_py() - 1].split()[2] == "ErrorFrame"
+        assert [text[n - 1].split()[2] for n in r.line[:5]] == ["123", "18FF1234x", "7FF", "AA", "55"]
+        assert text[r.line[5] - 1].split()[1] == "CANFD"
+        assert text[r.rejects["line"][0].as_py() - 1].split()[2] == "ErrorFrame"
+        assert r.header_lines == 6  # date, base, internal events logged, Begin/End Triggerblock, Start of measurement
         assert_accounted(r, path)
     assert detect_format(path) == fmt
 
@@ -249,6 +318,170 @@ def test_trc_unparsable_line_rejected(tmp_path):
     assert len(r.frames) == 4
     assert r.rejects["line"].to_pylist() == [len(text)]
     assert_accounted(r, path)
+
+
+def test_trc_remote_frames_kept_like_every_reader(tmp_path):
+    path = tmp_path / "rtr.trc"
+    path.write_text(";$FILEVERSION=1.1\n;$STARTTIME=45000.5\n"
+                    "      1)         1.000  Rx         0123  2  01 02\n"
+                    "      2)         2.000  Rx         0124  4  RTR\n")
+    r = read_trc(path)
+    assert r.line.tolist() == [3, 4] and r.rejects.num_rows == 0
+    assert r.frames.frame_type.tolist() == [FRAME_DATA, FRAME_REMOTE]
+    assert r.frames.dlc.tolist() == [2, 4] and not r.frames.payload[1].any()
+    assert_accounted(r, path)
+
+
+def asc_with_garbage(tmp_path: Path) -> tuple[Path, list[str]]:
+    good = write_log(tmp_path / "good.asc", can.ASCWriter, sample_messages())
+    lines = good.read_text().splitlines()
+    first_msg = next(i for i, s in enumerate(lines) if " 123 " in s)
+    lines[first_msg + 1:first_msg + 1] = [
+        "this is no ASC line",                                      # garbage in the body
+        "",                                                         # empty
+        "   0.0010 1 Statistic: D 0 R 0 XD 0 XR 0 E 0 O 0 B 0.00%",  # an ASC event: a format line
+        "// a comment in the body",                                 # a format line
+    ]
+    lines.insert(2, "garbage before the trigger block")
+    bad = tmp_path / "garbage.asc"
+    bad.write_text("\n".join(lines) + "\n")
+    return bad, lines
+
+
+def test_asc_garbage_lines_are_rejects_not_header_lines(tmp_path):
+    path, lines = asc_with_garbage(tmp_path)
+    r = read_asc(path)
+    assert_same_frames(r.frames, sample_messages(), relative=True)
+    garbage = lines.index("this is no ASC line") + 1
+    assert rejects_by_line(r) == {
+        3: "not an ASC message, header, comment or event line (python-can ASCReader skipped it)",
+        garbage: "not an ASC message, header, comment or event line (python-can ASCReader skipped it)",
+        garbage + 1: "empty line",
+    }
+    # date, base, internal events logged, Begin/End Triggerblock, Start of measurement, Statistic, comment
+    assert r.header_lines == 8
+    assert_accounted(r, path)
+
+
+def test_asc_message_right_after_the_header_is_not_lost(tmp_path):
+    path = tmp_path / "short.asc"
+    path.write_text("date Tue Nov 14 22:13:20.123 2023\nbase hex  timestamps absolute\n"
+                    " 0.001000 1  123             Rx   d 2 01 02\n"
+                    " 0.002000 1  124             Rx   d 1 03\n")
+    r = read_asc(path)
+    assert r.line.tolist() == [3, 4] and r.frames.can_id.tolist() == [0x123, 0x124]
+    assert r.header_lines == 2 and r.rejects.num_rows == 0
+
+
+def test_asc_many_unparsable_lines_are_all_rejected(tmp_path):
+    """python-can raises on each; reading resumes after each one (no cap, no restart from the top)."""
+    good = write_log(tmp_path / "good.asc", can.ASCWriter, sample_messages())
+    lines = good.read_text().splitlines()
+    first_msg = next(i for i, s in enumerate(lines) if " 123 " in s)
+    lines[first_msg + 1:first_msg + 1] = [" 0.000500 1  XYZ             Rx   d 2 01 02"] * 1500
+    path = tmp_path / "bad.asc"
+    path.write_text("\n".join(lines) + "\n")
+    r = read_asc(path)
+    assert len(r.frames) == 4 and r.rejects.num_rows == 1500
+    assert r.rejects["line"].to_pylist() == list(range(first_msg + 2, first_msg + 1502))
+    assert_accounted(r, path)
+
+
+def test_truncated_blf_is_reported_with_the_byte_offset(tmp_path):
+    t0 = 1700000000.0
+    messages = [can.Message(timestamp=t0 + i * 1e-3, arbitration_id=i % 0x7FF, is_extended_id=False,
+                            data=bytes([i % 256] * (i % 9))) for i in range(4000)]
+    full = write_log(tmp_path / "full.blf", can.BLFWriter, messages)
+    raw = full.read_bytes()
+    assert read_blf(full).rejects.num_rows == 0
+    cut = tmp_path / "cut.blf"
+    cut.write_bytes(raw[: len(raw) // 2])
+    r = read_blf(cut)
+    n = len(r.frames)
+    assert 0 < n < len(messages)
+    assert_same_frames(r.frames, messages[:n], relative=False)
+    assert r.rows_read == n + 1 and r.rejects["line"].to_pylist() == [n + 1]
+    reason = r.rejects["reason"][0].as_py()
+    assert reason.startswith(f"truncated BLF: data ends at byte {len(raw) // 2} of ")
+    assert f"{n} messages were read before the cut" in reason
+    assert read_any(cut).rejects["reason"].to_pylist() == [reason]
+
+
+def test_blf_cut_before_any_message_is_refused(tmp_path):
+    full = write_log(tmp_path / "full.blf", can.BLFWriter, sample_messages())
+    cut = tmp_path / "cut.blf"
+    cut.write_bytes(full.read_bytes()[:150])
+    with pytest.raises(NotCanDataError, match=r"cut\.blf: .*truncated BLF: data ends at byte 150 of"):
+        read_blf(cut)
+
+
+@pytest.mark.parametrize("obj_size", [0, 0x7FFFFFFF])
+def test_blf_object_of_size_zero_or_huge_stops_reading_without_hanging(tmp_path, obj_size):
+    """python-can would loop forever on an object of size 0 (and carry a huge one to the end of the file)."""
+    writer = can.BLFWriter(str(tmp_path / "plain.blf"), compression_level=0)  # objects visible in the file
+    for msg in sample_messages():
+        writer.on_message_received(msg)
+    writer.stop()
+    raw = bytearray((tmp_path / "plain.blf").read_bytes())
+    objects = [i for i in range(len(raw) - 3) if raw[i:i + 4] == b"LOBJ"]  # the container, then messages
+    raw[objects[3] + 8: objects[3] + 12] = obj_size.to_bytes(4, "little")  # the third message
+    broken = tmp_path / "broken.blf"
+    broken.write_bytes(bytes(raw))
+    r = read_blf(broken)
+    assert_same_frames(r.frames, sample_messages()[:2], relative=False)
+    assert r.rejects["line"].to_pylist() == [3]
+    assert f"object of {obj_size} bytes" in r.rejects["reason"][0].as_py()
+
+
+# --- text encodings ----------------------------------------------------------------------------
+
+CANTT_TEXT = ("timestamp,arbitration_id,data_field,attack\n1513921815.350702,081,7F84690000000069,0\n"
+              "bad,line\n1513920093.61536,4C7,100000,1\n")
+
+
+def sample_texts(tmp_path: Path) -> dict[str, str]:
+    asc, _ = asc_with_garbage(tmp_path)
+    texts = {name: (DATA / name).read_text() for name in
+             ("candump_sample.log", "candump_bad.log", "hcrl_ch_bad.csv", "normal_run_data_sample.txt")}
+    return texts | {"cantt.csv": CANTT_TEXT, "garbage.asc": asc.read_text()}
+
+
+def summary(result) -> tuple:
+    f = result.frames
+    return (result.format, result.line.tolist(), f.can_id.tolist(), f.dlc.tolist(), f.payload.tolist(),
+            f.frame_type.tolist(), result.rejects["line"].to_pylist(), result.header_lines)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-be"])
+def test_utf16_utf32_and_bom_files_read_like_utf8(tmp_path, encoding):
+    for name, text in sample_texts(tmp_path).items():
+        plain, encoded = tmp_path / f"plain_{name}", tmp_path / f"{encoding}_{name}"
+        plain.write_bytes(text.encode("utf-8"))
+        encoded.write_bytes(text.encode(encoding))
+        assert detect_format(encoded) == detect_format(plain), name
+        assert summary(read_any(encoded)) == summary(read_any(plain)), name
+
+
+def test_unsupported_encoding_is_refused_naming_file_and_encoding(tmp_path):
+    path = tmp_path / "ebcdic.log"
+    path.write_bytes(b"\xdd\x73\x66\x73" + (DATA / "candump_sample.log").read_bytes())
+    for read in (read_any, read_candump):
+        with pytest.raises(NotCanDataError, match=r"ebcdic\.log: text encoded in UTF-EBCDIC"):
+            read(path)
+
+
+def test_bom_only_file_is_empty(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xff\xfe")
+    with pytest.raises(NotCanDataError, match=r"bom\.csv: empty file"):
+        read_any(path)
+
+
+def test_utf16_text_that_is_no_can_log_says_so(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_bytes("just some notes\nnothing here\n".encode("utf-16"))
+    with pytest.raises(NotCanDataError, match=r"notes\.txt:1: not a CAN log \(text decoded from UTF-16-LE\)"):
+        read_any(path)
 
 
 def test_python_can_readers_refuse_other_files():

@@ -10,6 +10,13 @@ Shapes and dtypes::
     dlc        (n,)    uint8    data length code, 0..8
     payload    (n, 8)  uint8    data bytes; bytes at index >= dlc are 0 (padding)
     label      (n,)    int8     1 attack, 0 benign, -1 unknown (unlabelled capture)
+    frame_type (n,)    int8     0 data, 1 remote (RTR), 2 CAN FD (see FRAME_TYPE_NAMES)
+
+``frame_type`` is optional when building a :class:`Frames` (keyword or sixth
+positional argument): left out, every row is a classic data frame (0).  A
+remote frame keeps the requested length in ``dlc`` and an all-zero payload;
+an FD frame has ``dlc`` = its number of data bytes (at most 8: readers reject
+longer FD frames, the schema holds 8 bytes).
 """
 
 from __future__ import annotations
@@ -20,6 +27,12 @@ import numpy as np
 
 UNKNOWN_LABEL = -1
 
+FRAME_DATA = 0
+FRAME_REMOTE = 1
+FRAME_FD = 2
+#: name of each frame_type code: FRAME_TYPE_NAMES[code]
+FRAME_TYPE_NAMES = ("data", "remote", "fd")
+
 
 @dataclass
 class Frames:
@@ -28,6 +41,7 @@ class Frames:
     dlc: np.ndarray
     payload: np.ndarray
     label: np.ndarray
+    frame_type: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.timestamp = np.ascontiguousarray(self.timestamp, dtype=np.float64)
@@ -36,7 +50,10 @@ class Frames:
         self.payload = np.ascontiguousarray(self.payload, dtype=np.uint8).reshape(-1, 8)
         self.label = np.ascontiguousarray(self.label, dtype=np.int8)
         n = len(self.timestamp)
-        for name in ("can_id", "dlc", "payload", "label"):
+        if self.frame_type is None:
+            self.frame_type = np.zeros(n, dtype=np.int8)
+        self.frame_type = np.ascontiguousarray(self.frame_type, dtype=np.int8)
+        for name in ("can_id", "dlc", "payload", "label", "frame_type"):
             if len(getattr(self, name)) != n:
                 raise ValueError(f"Frames.{name} has {len(getattr(self, name))} rows, timestamp has {n}")
 
@@ -53,7 +70,7 @@ class Frames:
         """Rows selected by an integer index or boolean mask."""
         return Frames(
             self.timestamp[index], self.can_id[index], self.dlc[index],
-            self.payload[index], self.label[index],
+            self.payload[index], self.label[index], self.frame_type[index],
         )
 
     @staticmethod
@@ -66,6 +83,7 @@ class Frames:
             np.concatenate([p.dlc for p in parts]),
             np.concatenate([p.payload for p in parts]),
             np.concatenate([p.label for p in parts]),
+            np.concatenate([p.frame_type for p in parts]),
         )
 
     def sorted_by_time(self) -> Frames:

@@ -2,15 +2,29 @@
 
 import json
 import re
+import sys
 from pathlib import Path
 
-from canguard.catalog import discover, unique_recordings
+from canguard.catalog import discover, listing_digest, unique_recordings
+from canguard.config_checks import check_workflow_config
 from canguard.detectors import FAMILIES, ROLES, RULES, Detector, evaluated_detectors, fusions, trained_detectors
 from canguard.models.sizes import ID_EMBEDDING_DIMS
 from canguard.profiles.plan import plan_enrollment, plan_training_profile
 from canguard.provenance import code_version
 from canguard.simulate import SyntheticSpec, plan_recordings
 from canguard.training.config import settings_for
+
+# The config, before anything reads it: validated against the schema (the one source of defaults, filled in
+# here) and checked across keys (canguard.config_checks). Every mistake is one line naming its key, all of them
+# at once, and the run stops here: before the DAG, before any job. The main process prints the warnings.
+for _warning in check_workflow_config(
+    config,
+    Path(workflow.basedir) / "workflow/schemas/config.schema.yaml",
+    main_process=workflow.is_main_process,
+    resources=workflow.resource_settings.overwrite_resources,
+    snakefile_dir=workflow.basedir,
+):
+    print(_warning, file=sys.stderr)
 
 
 def get_run_name():
@@ -82,6 +96,13 @@ def get_raw_recordings(wildcards):
     for other in get_dataset(wildcards.dataset).get("train_with", []):
         paths += get_own_raw_recordings(other, training_only=True)
     return paths
+
+
+def get_dataset_listing(wildcards):
+    """A digest of every file path under the dataset's root (ignored files too): reruns the catalog when one
+    is added, removed or renamed.  Synthetic datasets: "" (their root is written by the workflow itself)."""
+    dataset = get_dataset(wildcards.dataset)
+    return "" if dataset.get("synthetic") else listing_digest(dataset["root"])
 
 
 def get_catalog(dataset):

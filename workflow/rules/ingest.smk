@@ -15,6 +15,7 @@ checkpoint catalog:
             d: {"root": get_dataset(d)["root"], "vehicles": get_dataset(d).get("vehicles", {})}
             for d in get_dataset(wildcards.dataset).get("train_with", [])
         },
+        listing=get_dataset_listing,
         code=code_version("catalog"),
     script:
         "../scripts/run_stage.py"

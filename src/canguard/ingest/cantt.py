@@ -5,7 +5,11 @@
     1513920093.61536,4C7,100000,0
 
 timestamp in epoch seconds; arbitration_id hex without ``0x``; data_field
-0 to 16 hex digits (2 x DLC; empty for DLC 0); attack 0 or 1.
+0 to 16 hex digits (2 x DLC; empty for DLC 0); attack 0 or 1.  The format
+has no field for remote or CAN FD frames: every kept row is frame_type
+"data".  Text in UTF-16, UTF-32 or with a UTF-8 byte-order mark is
+transcoded first (:func:`canguard.ingest.lines.to_utf8`), line numbers
+unchanged.
 """
 
 from __future__ import annotations

@@ -11,7 +11,9 @@
 Header formats (cantt, BLF, TRC, ASC) are recognised by their header; the
 line formats (Car-Hacking CSV/text, candump) by the share of their first
 non-empty lines that match each format's line signature (the majority wins,
-so one corrupt first line does not hide the format).
+so one corrupt first line does not hide the format).  Text in UTF-16,
+UTF-32 or with a UTF-8 byte-order mark is detected, and read, as its UTF-8
+transcoding (:func:`canguard.ingest.lines.to_utf8`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import pyarrow.compute as pc
 from canguard.ingest import candump, hcrl_ch, pythoncan
 from canguard.ingest.cantt import is_header as is_cantt_header
 from canguard.ingest.cantt import read_cantt_csv
-from canguard.ingest.lines import split_lines
+from canguard.ingest.lines import split_lines, text_encoding, to_utf8
 from canguard.ingest.result import NotCanDataError, ReadResult
 
 SNIFF_BYTES = 64 * 1024
@@ -68,7 +70,12 @@ def detect_format(path: str | Path) -> str:
         raise NotCanDataError(f"{path}: empty file, expected a CAN log ({EXPECTED})")
     if pythoncan.looks_like_blf(head):
         return "blf"
-    not_can = NotCanDataError(f"{path}:1: not a CAN log: expected one of {EXPECTED}")
+    codec, encoding, _ = text_encoding(head, path)
+    decoded = f" (text decoded from {encoding})" if codec != "utf-8" else ""
+    not_can = NotCanDataError(f"{path}:1: not a CAN log{decoded}: expected one of {EXPECTED}")
+    head = to_utf8(head, path)
+    if not head:  # nothing but a byte-order mark
+        raise NotCanDataError(f"{path}: empty file, expected a CAN log ({EXPECTED})")
     if b"\0" in head:
         raise not_can
     if truncated and b"\n" in head:  # the last line may be cut at the 64 KiB boundary

@@ -23,6 +23,11 @@ Text (normal_run_data.txt, attack-free, label 0), fields separated by runs of sp
     Timestamp: 1479121434.850423        ID: 02c0    000    DLC: 2    14 00
 
 The column after the ID (``000``) is kept unchecked beyond being digits.
+
+Neither format has a field for remote or CAN FD frames (and the releases
+hold none): every kept row is frame_type "data".  Text in UTF-16, UTF-32 or
+with a UTF-8 byte-order mark is transcoded first
+(:func:`canguard.ingest.lines.to_utf8`), line numbers unchanged.
 """
 
 from __future__ import annotations

@@ -5,6 +5,16 @@ become a zero-copy ``large_binary`` Arrow array that pyarrow.compute can split
 and match with regular expressions without a Python loop per line.  Line ``i``
 of the array is physical line ``i + 1`` of the file; a trailing ``\\r`` is
 stripped, and a final line without ``\\n`` still counts.
+
+Encodings (:func:`to_utf8`, used by every text reader and by format
+detection): UTF-8 is read as is, a UTF-8 byte-order mark is dropped; a file
+with the byte-order mark of UTF-16 (LE/BE), UTF-32 (LE/BE), UTF-7 or
+GB-18030, or without a mark but with the NUL-byte pattern of ASCII text in
+UTF-16/UTF-32, is transcoded to UTF-8 first.  Transcoding keeps every
+``\\n``, so line numbers are those of the original file; a code unit that
+does not decode becomes U+FFFD on its line (which is then rejected, not
+lost).  The marks of UTF-1, UTF-EBCDIC, SCSU and BOCU-1 are refused with a
+NotCanDataError naming the file and the encoding.
 """
 
 from __future__ import annotations
@@ -49,8 +59,77 @@ def split_lines(raw: bytes) -> pa.Array:
     )
 
 
+# (byte-order mark, Python codec, name); UTF-32-LE's mark starts with UTF-16-LE's, so it comes first
+BOMS = (
+    (b"\x00\x00\xfe\xff", "utf-32-be", "UTF-32-BE"),
+    (b"\xff\xfe\x00\x00", "utf-32-le", "UTF-32-LE"),
+    (b"\x84\x31\x95\x33", "gb18030", "GB-18030"),
+    (b"\xef\xbb\xbf", "utf-8", "UTF-8"),
+    (b"\xfe\xff", "utf-16-be", "UTF-16-BE"),
+    (b"\xff\xfe", "utf-16-le", "UTF-16-LE"),
+    *((b"+/v" + last, "utf-7", "UTF-7") for last in (b"8", b"9", b"+", b"/")),
+)
+UNSUPPORTED_BOMS = (
+    (b"\xf7\x64\x4c", "UTF-1"),
+    (b"\xdd\x73\x66\x73", "UTF-EBCDIC"),
+    (b"\x0e\xfe\xff", "SCSU"),
+    (b"\xfb\xee\x28", "BOCU-1"),
+)
+GUESS_BYTES = 4096
+# share of NUL bytes at each offset mod 4 in ASCII text written as UTF-16/32 without a mark
+WIDE_PATTERNS = (
+    ("utf-32-le", "UTF-32-LE (no byte-order mark)", (False, True, True, True)),
+    ("utf-32-be", "UTF-32-BE (no byte-order mark)", (True, True, True, False)),
+    ("utf-16-le", "UTF-16-LE (no byte-order mark)", (False, True, False, True)),
+    ("utf-16-be", "UTF-16-BE (no byte-order mark)", (True, False, True, False)),
+)
+
+
+def _guess_wide(raw: bytes) -> tuple[str, str] | None:
+    """(codec, name) of UTF-16/32 text without a byte-order mark, from where its NUL bytes fall."""
+    n = min(len(raw), GUESS_BYTES) // 4 * 4
+    if n < 8:
+        return None
+    nul_share = (np.frombuffer(raw[:n], dtype=np.uint8).reshape(-1, 4) == 0).mean(axis=0)
+    for codec, name, pattern in WIDE_PATTERNS:
+        if all(share > 0.9 if nul else share < 0.1 for share, nul in zip(nul_share, pattern)):
+            return codec, name
+    return None
+
+
+def text_encoding(raw: bytes, path: str | Path = "<bytes>") -> tuple[str, str, int]:
+    """(Python codec, name, length of the byte-order mark) of a text file's first bytes.
+
+    Plain UTF-8 (or ASCII) gives ``("utf-8", "UTF-8", 0)``; an encoding that
+    cannot be decoded raises NotCanDataError naming ``path`` and the encoding.
+    """
+    for bom, name in UNSUPPORTED_BOMS:
+        if raw.startswith(bom):
+            raise NotCanDataError(
+                f"{path}: text encoded in {name} (byte-order mark {bom.hex(' ')}) cannot be decoded: "
+                "expected UTF-8, UTF-16 or UTF-32 text; convert the file to UTF-8"
+            )
+    for bom, codec, name in BOMS:
+        if raw.startswith(bom):
+            return codec, name, 0 if codec == "utf-7" else len(bom)
+    guess = _guess_wide(raw)
+    if guess is not None:
+        return guess[0], guess[1], 0
+    return "utf-8", "UTF-8", 0
+
+
+def to_utf8(raw: bytes, path: str | Path = "<bytes>") -> bytes:
+    """``raw`` as UTF-8 bytes without a byte-order mark; every ``\\n`` stays, so line numbers do too."""
+    codec, _, bom = text_encoding(raw, path)
+    if codec == "utf-8":
+        return raw[bom:] if bom else raw
+    text = raw[bom:].decode(codec, errors="replace")
+    return text.removeprefix("\ufeff").encode("utf-8", errors="replace")
+
+
 def read_lines(path: str | Path) -> pa.Array:
-    return split_lines(Path(path).read_bytes())
+    """The physical lines of a text file in any encoding :func:`to_utf8` handles, as UTF-8."""
+    return split_lines(to_utf8(Path(path).read_bytes(), path))
 
 
 @dataclass
@@ -101,6 +180,20 @@ class LineChecks:
             self._reason[new] = len(self._reasons)
             self._reasons.append(reason)
             self.kept &= ~new
+
+    def reject_by(self, mask: np.ndarray, values: np.ndarray, reason) -> None:
+        """Reject ``mask`` rows with ``reason(value)``: one reason text per distinct integer value of the rows."""
+        new = np.asarray(mask, dtype=bool) & self.kept
+        if new.any():
+            distinct, inverse = np.unique(np.asarray(values)[new], return_inverse=True)
+            self._reason[new] = len(self._reasons) + inverse
+            self._reasons.extend(reason(int(v)) for v in distinct)
+            self.kept &= ~new
+
+    def first_reject(self) -> tuple[int, str]:
+        """(line number, reason) of the first rejected line (there must be one)."""
+        i = int(np.argmin(self.kept))
+        return int(self.line_numbers[i]), self._reasons[self._reason[i]]
 
     def rejects(self) -> pa.Table:
         """Table of rejected lines: ``line`` (1-based), ``raw`` text, ``reason``."""
@@ -184,12 +277,12 @@ def refuse_if_nothing_kept(path, checks: LineChecks, expected: str) -> None:
     if len(checks.kept) == 0:
         raise NotCanDataError(f"{path}: empty file, expected {expected}")
     if not checks.kept.any():
-        first = checks.rejects().slice(0, 1).to_pylist()[0]
-        raise NotCanDataError(f"{path}:{first['line']}: expected {expected} ({first['reason']})")
+        line, reason = checks.first_reject()
+        raise NotCanDataError(f"{path}:{line}: expected {expected} ({reason})")
 
 
 __all__ = [
-    "split_lines", "read_lines", "Fields", "LineChecks", "REJECTS_SCHEMA",
+    "split_lines", "read_lines", "text_encoding", "to_utf8", "Fields", "LineChecks", "REJECTS_SCHEMA",
     "parse_float", "parse_uint", "strip_bytes", "string_buffers", "as_mask", "empty_lines",
     "regex_groups", "refuse_if_nothing_kept", "match_lines",
 ]

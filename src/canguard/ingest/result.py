@@ -11,6 +11,13 @@ from canguard.frames import Frames
 from canguard.ingest.errors import NotCanDataError  # noqa: F401  (re-exported)
 from canguard.ingest.lines import REJECTS_SCHEMA
 
+MAX_DATA_BYTES = 8
+
+
+def fd_too_long(n_bytes: int) -> str:
+    """The reject reason of a CAN FD frame whose payload does not fit the schema, the same in every reader."""
+    return f"CAN FD frame with {n_bytes} data bytes (more than {MAX_DATA_BYTES}): the schema holds {MAX_DATA_BYTES}"
+
 
 @dataclass
 class ReadResult:

@@ -194,3 +194,39 @@ def test_a_real_full_disk_then_freed(shards, straight, tmp_path):  # noqa: F811
         assert_same_run(straight[0], out)
     finally:
         subprocess.run(["umount", str(disk)])
+
+
+TRAINER = textwrap.dedent("""
+    import json, sys
+    from canguard.logs import setup_logging
+    from canguard.training.config import TrainConfig
+    from canguard.training.run import train_model
+
+    shards, out, settings, sizes = json.loads(sys.argv[1])
+    setup_logging()
+    train_model(shards, "gat", "teacher", TrainConfig(**settings), out, sizes=sizes)
+""")
+
+
+def test_sigterm_from_outside_stops_promptly_and_the_rerun_ends_the_same(shards, straight, tmp_path):  # noqa: F811
+    """`scancel` (SIGTERM) at whatever moment it lands: a checkpoint at the next step, a prompt exit, no lost epoch."""
+    import signal
+    import time
+
+    args = [str(shards), str(tmp_path), settings().to_dict(), TINY["gat"]]
+    env = os.environ | {"PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    proc = subprocess.Popen([sys.executable, "-c", TRAINER, json.dumps(args)], env=env, stderr=subprocess.PIPE,
+                            text=True)
+    series = CheckpointSeries(tmp_path / "checkpoints")
+    deadline = time.monotonic() + 240
+    while not series.steps() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    assert proc.poll() is None, "training ended before it could be stopped"
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    waited = time.monotonic() - sent
+    assert proc.returncode != 0 and "training stopped by SIGTERM" in stderr, stderr[-2000:]
+    assert waited < 30, f"took {waited:.1f} s to stop"
+    train_model(shards, "gat", "teacher", settings(), tmp_path, sizes=TINY["gat"])
+    assert_same_run(straight[0], tmp_path)

@@ -1,6 +1,8 @@
 """The Fabric training engine: learning, resumption, distillation, tuners, profiler, command line."""
 
 import json
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -168,3 +170,34 @@ def test_command_line(shards, tmp_path, capsys):
     assert (tmp_path / "cli/best.ckpt").exists()
     with pytest.raises(ValueError, match="unknown training setting"):
         main(["train", "--model", "gat", "--shards", str(shards), "--config", '{"epochs": 3}', "--configfile", "none"])
+
+
+@pytest.mark.parametrize("signum", [signal.SIGUSR1, signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_checkpoints_mid_epoch_and_the_rerun_ends_the_same(shards, tmp_path, monkeypatch, signum):
+    """SLURM's warning signal, scancel's SIGTERM, Ctrl-C: a checkpoint at the next optimiser step, inside the
+    epoch; the rerun continues from that batch and ends with an uninterrupted run's weights and history."""
+    from canguard.training.stopping import TrainingStopped
+    from canguard.training.tasks import ClassifierTask
+
+    settings = cfg(max_epochs=3, max_steps_per_epoch=5, unknown_id_rate=0.1)
+    train_model(shards, "gat", "teacher", settings, tmp_path / "straight", sizes=TINY["gat"])
+    real, calls = ClassifierTask.training_loss, {"n": 0}
+
+    def signalled(self, batch):
+        calls["n"] += 1
+        if calls["n"] == 8:  # inside the second epoch (5 batches an epoch)
+            os.kill(os.getpid(), signum)
+        return real(self, batch)
+
+    monkeypatch.setattr(ClassifierTask, "training_loss", signalled)
+    with pytest.raises(TrainingStopped, match=f"stopped by {signal.Signals(signum).name} in epoch 1 after batch 3 of 5"):
+        train_model(shards, "gat", "teacher", settings, tmp_path / "stopped", sizes=TINY["gat"])
+    monkeypatch.undo()
+    _, meta = last_checkpoint(tmp_path / "stopped")
+    assert meta["loop"]["position"]["epoch"] == 1 and meta["loop"]["position"]["batch"] == 3
+    assert signal.getsignal(signum) is not None  # the handlers were put back
+    train_model(shards, "gat", "teacher", settings, tmp_path / "stopped", sizes=TINY["gat"])
+    a, b = (load_checkpoint(tmp_path / p / "best.ckpt")[0]["model"] for p in ("straight", "stopped"))
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    assert (tmp_path / "stopped/metrics.csv").read_text() == (tmp_path / "straight/metrics.csv").read_text()

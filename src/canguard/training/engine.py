@@ -46,6 +46,7 @@ from canguard.graphs.dataset import GraphShards, ShardBatches
 from canguard.training.checkpoint import CheckpointSeries, copy_checkpoint, rng_state, set_rng_state
 from canguard.training.config import TrainConfig
 from canguard.training.profiler import NullProfiler, PhaseProfiler
+from canguard.training.stopping import StopRequests, TrainingStopped
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +160,9 @@ class Engine:
                    if cfg.scheduler == "plateau" else None)
         model, optimizer = fabric.setup(trainable, optimizer)
 
+        # position: where inside an epoch a run stopped on a signal (None at an epoch's end)
         state = {"epoch": -1, "global_step": 0, "best": None, "best_epoch": -1, "best_step": None, "bad_epochs": 0,
-                 "stopped": False, "history": []}
+                 "stopped": False, "history": [], "position": None}
         if resume is not None:
             saved, meta = resume
             trainable.load_state_dict(saved["trainable"])
@@ -170,21 +172,61 @@ class Engine:
                 plateau.load_state_dict(saved["plateau"])
             set_rng_state(saved["rng"], meta["rng"])
             state = meta["loop"]
-            log.info("resuming %s after epoch %d", self.out_dir, state["epoch"])
+            position = state.get("position")
+            if position:
+                log.info("resuming %s inside epoch %d after batch %d", self.out_dir, position["epoch"],
+                         position["batch"])
+            else:
+                log.info("resuming %s after epoch %d", self.out_dir, state["epoch"])
 
         dataset = ShardBatches(train, cfg.batch_size, shuffle=True, seed=cfg.seed, label=task.train_label)
         loader = fabric.setup_dataloaders(
-            DataLoader(dataset, batch_size=None, **loader_settings(fabric.device.type, cfg.num_workers)),
+            # its own generator: starting an epoch's iterator then leaves the global RNG alone, so a run
+            # resumed inside an epoch draws what an uninterrupted one would
+            DataLoader(dataset, batch_size=None, generator=torch.Generator().manual_seed(cfg.seed),
+                       **loader_settings(fabric.device.type, cfg.num_workers)),
             use_distributed_sampler=False)
         profiler = (PhaseProfiler(self.out_dir / "profile", fabric.device) if cfg.profile else NullProfiler())
         started = time.perf_counter()
-        for epoch in range(state["epoch"] + 1, cfg.max_epochs):
+        with StopRequests() as stop:
+            profiler = self._epochs(fabric, task, model, optimizer, scheduler, plateau, loader, dataset, val, profiler,
+                         batches_per_epoch, state, fingerprint, stop, resume)
+        profiler.close()
+        for logger in fabric.loggers:
+            logger.finalize("success")
+        # the stage's outputs: written once training is complete, so that a rerun that finds
+        # the run already finished (same fingerprint) still writes them
+        copy_checkpoint(self.best.path(state["best_step"]), self.out_dir / "best.ckpt")
+        write_history(self.out_dir / "metrics.csv", state["history"])
+        summary = {"best_epoch": state["best_epoch"], "best": state["best"], "monitor": task.monitor,
+                   "epochs_run": state["epoch"] + 1, "stopped_early": state["stopped"],
+                   "global_steps": state["global_step"], "seconds_this_run": round(time.perf_counter() - started, 2),
+                   "device": str(fabric.device), "precision": resolve_precision(cfg.precision, cfg.accelerator),
+                   "train_graphs": n_train, "fingerprint": fingerprint}
+        write_text(self.out_dir / "train_summary.json", json.dumps(summary, indent=2) + "\n")
+        return summary
+
+    def _epochs(self, fabric, task, model, optimizer, scheduler, plateau, loader, dataset, val, profiler,
+                batches_per_epoch, state, fingerprint, stop, resume):
+        """The epoch loop, from where ``state`` says the run is (an epoch's end, or a position inside one);
+        returns the profiler still open."""
+        cfg = self.cfg
+        position = state.get("position")
+        first = position["epoch"] if position else state["epoch"] + 1
+        for epoch in range(first, cfg.max_epochs):
             if state["stopped"]:
                 break
+            if stop.requested:  # arrived during validation: the epoch's checkpoint is already saved
+                raise TrainingStopped(stop.signal_name, f"after epoch {state['epoch']}")
             dataset.set_epoch(epoch)
             task.set_epoch(epoch)
-            train_logs = self._train_epoch(fabric, task, model, optimizer, scheduler, loader, profiler,
-                                           batches_per_epoch, epoch, state)
+            if position and position["epoch"] == epoch:
+                task.set_generator_states(resume[0]["augmentation"])
+            else:
+                position = None
+            train_logs = self._train_epoch(fabric, task, model, optimizer, scheduler, plateau, loader, profiler,
+                                           batches_per_epoch, epoch, state, fingerprint, stop, position)
+            position = None
             if cfg.profile and state["global_step"] >= cfg.profile_steps and not isinstance(profiler, NullProfiler):
                 profiler.close()
                 profiler = NullProfiler()
@@ -218,28 +260,25 @@ class Engine:
             log.info("epoch %d: %s%s", epoch, _fmt(metrics), " (best)" if improved else "")
             for cb in self.callbacks:
                 cb(epoch, metrics)
-        profiler.close()
-        for logger in fabric.loggers:
-            logger.finalize("success")
-        # the stage's outputs: written once training is complete, so that a rerun that finds
-        # the run already finished (same fingerprint) still writes them
-        copy_checkpoint(self.best.path(state["best_step"]), self.out_dir / "best.ckpt")
-        write_history(self.out_dir / "metrics.csv", state["history"])
-        summary = {"best_epoch": state["best_epoch"], "best": state["best"], "monitor": task.monitor,
-                   "epochs_run": state["epoch"] + 1, "stopped_early": state["stopped"],
-                   "global_steps": state["global_step"], "seconds_this_run": round(time.perf_counter() - started, 2),
-                   "device": str(fabric.device), "precision": resolve_precision(cfg.precision, cfg.accelerator),
-                   "train_graphs": n_train, "fingerprint": fingerprint}
-        write_text(self.out_dir / "train_summary.json", json.dumps(summary, indent=2) + "\n")
-        return summary
+        if stop.requested and not state["stopped"] and state["epoch"] + 1 < cfg.max_epochs:
+            raise TrainingStopped(stop.signal_name, f"after epoch {state['epoch']}")
+        return profiler
 
-    def _train_epoch(self, fabric, task, model, optimizer, scheduler, loader, profiler, max_batches, epoch, state):
+    def _train_epoch(self, fabric, task, model, optimizer, scheduler, plateau, loader, profiler, max_batches, epoch,
+                     state, fingerprint, stop, position):
+        """One epoch's batches (from ``position["batch"]`` when resuming inside it); stops after the next
+        optimiser step once a stop is requested, with a checkpoint of the position reached."""
         cfg = self.cfg
         task.train()
-        total, count = 0.0, 0
+        start = position["batch"] if position else 0
+        total, count = (position["loss_sum"], position["batches"]) if position else (0.0, 0)
         progress = _progress(max_batches, f"epoch {epoch}")
         iterator = iter(loader)
-        for i in range(max_batches):
+        for _ in range(start):  # the epoch's order is fixed by (seed, epoch): skip what was trained
+            next(iterator)
+        if progress is not None:
+            progress.update(start)
+        for i in range(start, max_batches):
             with profiler.phase("data"):
                 try:
                     batch = next(iterator)
@@ -265,6 +304,12 @@ class Engine:
             if progress is not None:
                 progress.update(1)
                 progress.set_postfix(loss=f"{total / count:.4f}")
+            if stop.requested and not accumulating and i + 1 < max_batches:
+                state["position"] = {"epoch": epoch, "batch": i + 1, "loss_sum": total, "batches": count}
+                self._save_last(task, optimizer, scheduler, plateau, state, fingerprint,
+                                augmentation=task.generator_states())
+                state["position"] = None
+                raise TrainingStopped(stop.signal_name, f"in epoch {epoch} after batch {i + 1} of {max_batches}")
         if progress is not None:
             progress.close()
         return {"train_loss": total / max(count, 1)}
@@ -276,10 +321,13 @@ class Engine:
         self.best.save(state["global_step"], {"model": task.model.state_dict()},
                        self._meta(task, fingerprint, state["epoch"]) | {"metrics": metrics})
 
-    def _save_last(self, task, optimizer, scheduler, plateau, state: dict, fingerprint: str) -> None:
+    def _save_last(self, task, optimizer, scheduler, plateau, state: dict, fingerprint: str,
+                   augmentation: dict | None = None) -> None:
         tensors, plain = rng_state()
         saved = {"trainable": task.trainable.state_dict(), "optimizer": optimizer.state_dict(),
                  "scheduler": scheduler.state_dict(), "rng": tensors}
+        if augmentation is not None:  # inside an epoch: where the augmentation generators are
+            saved["augmentation"] = augmentation
         if plateau is not None:
             saved["plateau"] = plateau.state_dict()
         self.last.save(state["global_step"], saved,

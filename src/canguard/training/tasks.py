@@ -56,6 +56,15 @@ class Task:
         self.id_dropout.generator.manual_seed(self.seed * 100_003 + epoch + 17)
         self.profile_dropout.generator.manual_seed(self.seed * 100_003 + epoch + 29)
 
+    def generator_states(self) -> dict[str, torch.Tensor]:
+        """The augmentation generators' states, for a checkpoint taken inside an epoch."""
+        return {"id_dropout": self.id_dropout.generator.get_state(),
+                "profile_dropout": self.profile_dropout.generator.get_state()}
+
+    def set_generator_states(self, states: dict[str, torch.Tensor]) -> None:
+        self.id_dropout.generator.set_state(states["id_dropout"])
+        self.profile_dropout.generator.set_state(states["profile_dropout"])
+
     def to(self, device) -> None:
         self.trainable.to(device)
         if self.teacher is not None:

@@ -13,7 +13,7 @@ SNAKEMAKE_ARGS ?=
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.canguard-installed
 
-.PHONY: run dry-run lint test test-slow test-faults test-slurm bench report clean-results
+.PHONY: run dry-run lint test test-slow test-faults test-slurm cluster-up cluster-down bench report clean-results
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,13 @@ test-faults: $(STAMP)
 
 test-slurm: $(STAMP)
 	$(BIN)/python -m pytest -q -m slurm
+
+# the single-node SLURM cluster that test-slurm needs (root; .ci/slurm/cluster.sh says what it runs)
+cluster-up:
+	bash .ci/slurm/cluster.sh up
+
+cluster-down:
+	bash .ci/slurm/cluster.sh down
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py --out benchmarks/results.json

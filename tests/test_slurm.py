@@ -1,7 +1,7 @@
 """The cluster path: training rules submitted through SLURM by Snakemake's executor plugin.
 
-Needs a SLURM cluster: CI starts a real single-node one (munge, slurmctld, slurmd, slurmdbd; a
-fake GPU as GRES) with ../shared/tools/slurm-ci.sh before `make test-slurm`. The data stages
+Needs a SLURM cluster: CI starts a real single-node one (munge, slurmctld, slurmd, slurmdbd; fake
+GPUs as GRES) with .ci/slurm/cluster.sh (`make cluster-up`) before `make test-slurm`. The data stages
 run locally first; the GPU rule (train: teachers and a distilled student) then goes through sbatch to the
 gpu partition with --gpus=1, and sacct must show them COMPLETED with a GPU allocated.
 """
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slurm
 @pytest.fixture(scope="module")
 def cluster_run(tmp_path_factory):
     if shutil.which("sbatch") is None or shutil.which("sacct") is None:
-        pytest.fail("no SLURM cluster: run `bash ../shared/tools/slurm-ci.sh up` first (CI does)")
+        pytest.fail("no SLURM cluster: run `bash .ci/slurm/cluster.sh up` (make cluster-up) first (CI does)")
     work = copy_workflow(tmp_path_factory.mktemp("slurm"))
     local = snakemake(work, "results/test/shards/synthetic/val", "results/test/shards/synthetic/train", local=False)
     assert local.returncode == 0, local.stderr[-3000:]

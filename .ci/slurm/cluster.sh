@@ -460,7 +460,11 @@ check_cluster() {
 	[[ " $partitions" == *" cpu "* ]] || problems+=("no partition cpu")
 	[[ " $partitions" == *" gpu "* ]] || problems+=("no partition gpu")
 	gres=$(timeout 10 sinfo -h -p gpu -o %G 2>/dev/null | head -n 1)
-	[[ $gres == *gpu* ]] || problems+=("no GPU GRES in partition gpu")
+	if [[ $gres =~ gpu(:[^:,\(]+)?:([0-9]+) ]]; then
+		((BASH_REMATCH[2] >= GPUS)) || problems+=("only ${BASH_REMATCH[2]} GPU(s) in partition gpu, not $GPUS")
+	else
+		problems+=("no GPU GRES in partition gpu")
+	fi
 	[[ -n $(timeout 10 sacctmgr -n -P list association where account="$ACCOUNT" user="$(id -un)" format=user 2>/dev/null) ]] ||
 		problems+=("no account $ACCOUNT for user $(id -un)")
 	((${#problems[@]} == 0)) || {

@@ -128,11 +128,16 @@ class GraphShards(torch.utils.data.Dataset):
                     attack_frac=b.attack_frac, attack_type=b.attack_type, recording=b.recording, window=b.window)
 
     def batches(self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None,
-                drop_last: bool = False, label: int | None = None, shards: list[int] | None = None):
+                drop_last: bool = False, label: int | None = None, shards: list[int] | None = None,
+                rank: int = 0, world_size: int = 1):
         """Mini-batches; with ``shuffle``, shards in random order and graphs shuffled within each shard.
 
         ``label`` keeps only the windows of that label (the VGAE trains on benign ones);
         ``shards`` restricts to those shard indices (one subset per data-loading worker).
+        With ``world_size`` > 1, ``batch_size`` is the global batch and each yield is process
+        ``rank``'s share of it (every ``world_size``-th graph from ``rank``): the processes see
+        disjoint graphs whose union is the single-process batch, and all make the same number of
+        steps (a global batch with fewer graphs than processes is skipped by all of them).
         """
         order = list(range(len(self.offsets) - 1)) if shards is None else list(shards)
         if shuffle:
@@ -146,6 +151,10 @@ class GraphShards(torch.utils.data.Dataset):
                 idx = perm[lo: lo + batch_size]
                 if drop_last and len(idx) < batch_size:
                     continue
+                if world_size > 1:
+                    if len(idx) < world_size:
+                        continue
+                    idx = idx[rank::world_size]
                 yield batch_from_shard(shard, idx)
 
 
@@ -154,13 +163,16 @@ class ShardBatches(torch.utils.data.IterableDataset):
 
     Seeded per epoch (``seed``, ``epoch``): the order of an epoch does not depend
     on how many epochs ran before, so a resumed run sees the same data as an
-    uninterrupted one.  Workers split the shards between them.
+    uninterrupted one.  Workers split the shards between them.  In data-parallel
+    training every process draws the same global batches (``batch_size`` is the
+    global batch) and keeps its ``rank``'s share (:meth:`GraphShards.batches`).
     """
 
     def __init__(self, shards: GraphShards, batch_size: int, shuffle: bool, seed: int = 0,
-                 label: int | None = None, drop_last: bool = False):
+                 label: int | None = None, drop_last: bool = False, rank: int = 0, world_size: int = 1):
         self.shards, self.batch_size, self.shuffle = shards, batch_size, shuffle
         self.seed, self.label, self.drop_last = seed, label, drop_last
+        self.rank, self.world_size = rank, world_size
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -171,7 +183,8 @@ class ShardBatches(torch.utils.data.IterableDataset):
         n = len(self.shards.offsets) - 1
         mine = list(range(n)) if info is None else list(range(info.id, n, info.num_workers))
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        yield from self.shards.batches(self.batch_size, self.shuffle, generator, self.drop_last, self.label, mine)
+        yield from self.shards.batches(self.batch_size, self.shuffle, generator, self.drop_last, self.label, mine,
+                                       self.rank, self.world_size)
 
 
 class UnknownIdDropout:

@@ -23,7 +23,8 @@ class TrainConfig:
     grad_clip: float = 1.0  # max gradient norm; 0 disables
     precision: str = "auto"  # auto: bf16-mixed where supported, else 32-true
     accelerator: str = "auto"
-    devices: str | int = "auto"
+    devices: str | int = "auto"  # per node; on SLURM, Fabric checks it against the tasks srun started
+    num_nodes: int = 1
     strategy: str = "auto"
     seed: int = 0
     patience: int = 5  # epochs without improvement of the monitored metric before stopping

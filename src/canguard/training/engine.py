@@ -98,6 +98,7 @@ class Engine:
         self.cfg = cfg
         self.out_dir = Path(out_dir)
         self.callbacks = list(callbacks)  # called as cb(epoch, metrics) after each epoch's checkpoint
+        self.rank_zero = True
 
     @property
     def checkpoints(self) -> Path:
@@ -116,7 +117,7 @@ class Engine:
         # two: the last checkpoint before the newest names the best checkpoint before the newest
         return CheckpointSeries(self.checkpoints, "best", keep=2)
 
-    def _resume_point(self, fingerprint: str):
+    def _resume_point(self, fingerprint: str, clear: bool = True):
         """(state, metadata) of the newest verified last checkpoint of this run; else clears the old run."""
         found = self.last.latest()
         if found is not None:
@@ -124,6 +125,8 @@ class Engine:
             if meta.get("fingerprint") == fingerprint:
                 return saved, meta
             log.info("%s belongs to another configuration or data: starting afresh", path)
+        if not clear:
+            return None
         self.last.clear()
         self.best.clear()
         (self.logs / "metrics.csv").unlink(missing_ok=True)
@@ -133,14 +136,21 @@ class Engine:
     def _fabric(self) -> Fabric:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         loggers = [TensorBoardLogger(self.out_dir, name="tensorboard", version="")]
-        return Fabric(accelerator=self.cfg.accelerator, devices=self.cfg.devices, strategy=self.cfg.strategy,
+        return Fabric(accelerator=self.cfg.accelerator, devices=self.cfg.devices, num_nodes=self.cfg.num_nodes,
+                      strategy=self.cfg.strategy,
                       precision=resolve_precision(self.cfg.precision, self.cfg.accelerator), loggers=loggers)
 
     def fit(self, task, train: GraphShards, val: GraphShards, fingerprint: str) -> dict:
         """Train ``task`` (see :mod:`canguard.training.tasks`) and return the run summary."""
         cfg = self.cfg
-        resume = self._resume_point(fingerprint)
         fabric = self._fabric()
+        fabric.launch()  # data-parallel: starts the other processes (or joins those srun/torchrun started)
+        self.rank_zero = fabric.is_global_zero
+        resume = self._resume_point(fingerprint) if self.rank_zero else None
+        if fabric.world_size > 1:  # the others read what rank 0 kept (it alone clears a stale run)
+            fabric.barrier()
+            if not self.rank_zero:
+                resume = self._resume_point(fingerprint, clear=False)
         if fabric.device.type == "cuda":
             torch.set_float32_matmul_precision("high")  # TF32 for what runs outside bf16 autocast
         task.to(fabric.device)
@@ -148,7 +158,8 @@ class Engine:
         optimizer = torch.optim.AdamW([p for p in trainable.parameters() if p.requires_grad],
                                       lr=cfg.lr, weight_decay=cfg.weight_decay)
         n_train = task.num_training_graphs(train)
-        batches_per_epoch = math.ceil(n_train / cfg.batch_size)
+        world = fabric.world_size  # cfg.batch_size is per process: the global batch is world times that
+        batches_per_epoch = math.ceil(n_train / (cfg.batch_size * world))
         if cfg.max_steps_per_epoch:
             batches_per_epoch = min(batches_per_epoch, cfg.max_steps_per_epoch)
         steps_per_epoch = math.ceil(batches_per_epoch / cfg.grad_accum)
@@ -179,7 +190,8 @@ class Engine:
             else:
                 log.info("resuming %s after epoch %d", self.out_dir, state["epoch"])
 
-        dataset = ShardBatches(train, cfg.batch_size, shuffle=True, seed=cfg.seed, label=task.train_label)
+        dataset = ShardBatches(train, cfg.batch_size * world, shuffle=True, seed=cfg.seed, label=task.train_label,
+                               rank=fabric.global_rank, world_size=world)
         loader = fabric.setup_dataloaders(
             # its own generator: starting an epoch's iterator then leaves the global RNG alone, so a run
             # resumed inside an epoch draws what an uninterrupted one would
@@ -196,14 +208,16 @@ class Engine:
             logger.finalize("success")
         # the stage's outputs: written once training is complete, so that a rerun that finds
         # the run already finished (same fingerprint) still writes them
-        copy_checkpoint(self.best.path(state["best_step"]), self.out_dir / "best.ckpt")
-        write_history(self.out_dir / "metrics.csv", state["history"])
         summary = {"best_epoch": state["best_epoch"], "best": state["best"], "monitor": task.monitor,
                    "epochs_run": state["epoch"] + 1, "stopped_early": state["stopped"],
                    "global_steps": state["global_step"], "seconds_this_run": round(time.perf_counter() - started, 2),
                    "device": str(fabric.device), "precision": resolve_precision(cfg.precision, cfg.accelerator),
-                   "train_graphs": n_train, "fingerprint": fingerprint}
-        write_text(self.out_dir / "train_summary.json", json.dumps(summary, indent=2) + "\n")
+                   "train_graphs": n_train, "processes": world, "fingerprint": fingerprint}
+        if self.rank_zero:
+            copy_checkpoint(self.best.path(state["best_step"]), self.out_dir / "best.ckpt")
+            write_history(self.out_dir / "metrics.csv", state["history"])
+            write_text(self.out_dir / "train_summary.json", json.dumps(summary, indent=2) + "\n")
+        fabric.barrier()
         return summary
 
     def _epochs(self, fabric, task, model, optimizer, scheduler, plateau, loader, dataset, val, profiler,
@@ -216,7 +230,7 @@ class Engine:
         for epoch in range(first, cfg.max_epochs):
             if state["stopped"]:
                 break
-            if stop.requested:  # arrived during validation: the epoch's checkpoint is already saved
+            if _agreed(fabric, stop):  # arrived during validation: the epoch's checkpoint is already saved
                 raise TrainingStopped(stop.signal_name, f"after epoch {state['epoch']}")
             dataset.set_epoch(epoch)
             task.set_epoch(epoch)
@@ -234,6 +248,8 @@ class Engine:
                 task.eval()
                 metrics = task.validate(val.batches(cfg.batch_size), fabric)
                 task.train()
+            if fabric.world_size > 1:  # each process validated the whole set: rank 0's numbers decide for all
+                metrics = fabric.broadcast(metrics, src=0)
             metrics = {f"val_{k}": v for k, v in metrics.items()} | train_logs
             metrics |= {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
             current = metrics[task.monitor]
@@ -255,12 +271,13 @@ class Engine:
                 state["stopped"] = state["bad_epochs"] >= cfg.patience
             self._save_last(task, optimizer, scheduler, plateau, state, fingerprint)
             # logged once the epoch is committed: a resumed run neither loses nor repeats an epoch
-            write_history(self.logs / "metrics.csv", state["history"])
+            if self.rank_zero:
+                write_history(self.logs / "metrics.csv", state["history"])
             fabric.log_dict(metrics, step=epoch)
             log.info("epoch %d: %s%s", epoch, _fmt(metrics), " (best)" if improved else "")
             for cb in self.callbacks:
                 cb(epoch, metrics)
-        if stop.requested and not state["stopped"] and state["epoch"] + 1 < cfg.max_epochs:
+        if _agreed(fabric, stop) and not state["stopped"] and state["epoch"] + 1 < cfg.max_epochs:
             raise TrainingStopped(stop.signal_name, f"after epoch {state['epoch']}")
         return profiler
 
@@ -304,7 +321,7 @@ class Engine:
             if progress is not None:
                 progress.update(1)
                 progress.set_postfix(loss=f"{total / count:.4f}")
-            if stop.requested and not accumulating and i + 1 < max_batches:
+            if not accumulating and i + 1 < max_batches and _agreed(fabric, stop):
                 state["position"] = {"epoch": epoch, "batch": i + 1, "loss_sum": total, "batches": count}
                 self._save_last(task, optimizer, scheduler, plateau, state, fingerprint,
                                 augmentation=task.generator_states())
@@ -312,17 +329,24 @@ class Engine:
                 raise TrainingStopped(stop.signal_name, f"in epoch {epoch} after batch {i + 1} of {max_batches}")
         if progress is not None:
             progress.close()
-        return {"train_loss": total / max(count, 1)}
+        loss = total / max(count, 1)
+        if fabric.world_size > 1:
+            loss = float(fabric.all_reduce(torch.tensor(loss, device=fabric.device), reduce_op="mean"))
+        return {"train_loss": loss}
 
     def _meta(self, task, fingerprint: str, epoch: int) -> dict:
         return {"task": task.describe(), "config": self.cfg.to_dict(), "fingerprint": fingerprint, "epoch": epoch}
 
     def _save_best(self, task, metrics: dict, fingerprint: str, state: dict) -> None:
+        if not self.rank_zero:
+            return
         self.best.save(state["global_step"], {"model": task.model.state_dict()},
                        self._meta(task, fingerprint, state["epoch"]) | {"metrics": metrics})
 
     def _save_last(self, task, optimizer, scheduler, plateau, state: dict, fingerprint: str,
                    augmentation: dict | None = None) -> None:
+        if not self.rank_zero:  # the processes hold the same weights; only rank 0 writes
+            return
         tensors, plain = rng_state()
         saved = {"trainable": task.trainable.state_dict(), "optimizer": optimizer.state_dict(),
                  "scheduler": scheduler.state_dict(), "rng": tensors}
@@ -332,6 +356,13 @@ class Engine:
             saved["plateau"] = plateau.state_dict()
         self.last.save(state["global_step"], saved,
                        self._meta(task, fingerprint, state["epoch"]) | {"loop": state, "rng": plain})
+
+
+def _agreed(fabric, stop) -> bool:
+    """Whether any process was asked to stop: all stop at the same step (a lone one would hang the others)."""
+    if fabric.world_size == 1:
+        return stop.requested
+    return fabric.strategy.reduce_boolean_decision(stop.requested, all=False)
 
 
 def write_history(path: Path, history: list[dict]) -> None:

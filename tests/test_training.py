@@ -168,8 +168,9 @@ def test_command_line(shards, tmp_path, capsys):
     assert main(["train", "--model", "gat", "--shards", str(shards), "--out", str(tmp_path / "cli"),
                  "--config", config, "--configfile", "none"]) == 0
     assert (tmp_path / "cli/best.ckpt").exists()
-    with pytest.raises(ValueError, match="unknown training setting"):
-        main(["train", "--model", "gat", "--shards", str(shards), "--config", '{"epochs": 3}', "--configfile", "none"])
+    assert main(["train", "--model", "gat", "--shards", str(shards), "--config", '{"epoch": 3}',
+                 "--configfile", "none"]) == 2  # one line on stderr, no traceback
+    assert "unknown key(s) epoch" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("signum", [signal.SIGUSR1, signal.SIGTERM, signal.SIGINT])
@@ -275,3 +276,16 @@ def test_the_mean_gradient_of_the_halves_is_the_global_batch_gradient(shards):
               for r in range(2)]
     for name, g in whole.items():
         torch.testing.assert_close((halves[0][name] + halves[1][name]) / 2, g, atol=1e-6, rtol=1e-5)
+
+
+def test_the_command_line_takes_the_design_names_and_refuses_unknown_keys_in_one_line():
+    from canguard.cli import main, training_overrides
+
+    assert training_overrides('{"epochs": 5, "learning_rate": 0.01, "batch_size": 8}') == {
+        "max_epochs": 5, "lr": 0.01, "batch_size": 8}
+    with pytest.raises(ValueError, match="sets max_epochs twice, as 'epochs' and as 'max_epochs'"):
+        training_overrides('{"epochs": 5, "max_epochs": 4}')
+    with pytest.raises(ValueError, match=r"unknown key\(s\) epoch; known: .*max_epochs.*aliases epochs"):
+        training_overrides('{"epoch": 5}')
+    assert main(["train", "--model", "gat", "--shards", "x", "--config", '{"epoch": 5}']) == 2
+    assert main(["train", "--model", "gat", "--shards", "x", "--hardware", "tpu-pod"]) == 2

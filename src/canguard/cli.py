@@ -5,6 +5,7 @@
         --teacher results/default/models/synthetic/gat_teacher/seed0/best.ckpt
     canguard train --model vgae --dataset hcrl_sa --type teacher --optimize-batch-size --enable-profiler \\
         --config '{"max_epochs": 5, "lr": 3e-4, "sizes": {"hidden": 128}}'
+    canguard train --model gat --dataset synthetic --hardware large-gpu --config '{"epochs": 50, "learning_rate": 1e-3}'
     canguard train --list-configs
     canguard compare results/hcrl_sa/summary.csv results/hcrl_sa_fleet/summary.csv --metric f1
 
@@ -16,12 +17,14 @@ Shards come from the workflow (``results/<run>/shards/<dataset>``, run ``default
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
 import yaml
 
+from canguard.hardware import load_preset, merge_under
 from canguard.logs import setup_logging
 from canguard.models.factory import DEFAULT_SIZES
 from canguard.training.config import TrainConfig
@@ -31,6 +34,35 @@ def _training_defaults(configfile: str | None) -> dict:
     if configfile and Path(configfile).exists():
         return dict((yaml.safe_load(Path(configfile).read_text()) or {}).get("training", {}))
     return {}
+
+
+# the design's names for training settings, accepted in --config beside TrainConfig's own
+ALIASES = {"epochs": "max_epochs", "learning_rate": "lr"}
+HARDWARE_PRESETS = Path("config/hardware")
+
+
+def training_overrides(text: str | None) -> dict:
+    """``--config`` JSON as TrainConfig keys (aliases resolved); ValueError with one line on a bad one."""
+    if not text:
+        return {}
+    try:
+        given = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"--config is not valid JSON ({e})") from None
+    if not isinstance(given, dict):
+        raise ValueError(f"--config must be a JSON object of settings, got {type(given).__name__}")
+    out, spelt = {}, {}
+    for key, value in given.items():
+        name = ALIASES.get(key, key)
+        if name in out:
+            raise ValueError(f"--config sets {name} twice, as {spelt[name]!r} and as {key!r}")
+        out[name], spelt[name] = value, key
+    known = {f.name for f in dataclasses.fields(TrainConfig)} | {"sizes"}
+    unknown = sorted(set(out) - known)
+    if unknown:
+        raise ValueError(f"--config: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}, "
+                         f"and the aliases {', '.join(f'{a} ({n})' for a, n in ALIASES.items())}")
+    return out
 
 
 def _train(args) -> int:
@@ -47,9 +79,16 @@ def _train(args) -> int:
         return 2
     if args.type == "student" and args.teacher is None:
         print("canguard train: a student without --teacher is trained without distillation", file=sys.stderr)
-    overrides = json.loads(args.config) if args.config else {}
-    sizes = overrides.pop("sizes", None)
-    cfg = TrainConfig.from_dict(_training_defaults(args.configfile) | overrides)
+    try:
+        overrides = training_overrides(args.config)
+        sizes = overrides.pop("sizes", None)
+        defaults = _training_defaults(args.configfile)
+        if args.hardware:
+            defaults = merge_under(defaults, load_preset(args.hardware, HARDWARE_PRESETS).get("training", {}))
+        cfg = TrainConfig.from_dict(defaults | overrides)
+    except ValueError as e:
+        print(f"canguard train: {e}", file=sys.stderr)
+        return 2
     if args.enable_profiler:
         cfg.profile = True
     shards = Path(args.shards or f"results/{args.run}/shards/{args.dataset}")
@@ -92,7 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--out", help="output folder (default results/<run>/manual/<dataset>/<model>_<type>)")
     t.add_argument("--configfile", default="config/config.yaml",
                    help="workflow config whose `training` section gives the defaults")
-    t.add_argument("--config", help="JSON overrides of training settings; key 'sizes' overrides model sizes")
+    t.add_argument("--config", help="JSON overrides of training settings (epochs, learning_rate, batch_size, or any "
+                   "name --list-configs shows); key 'sizes' overrides model sizes")
+    t.add_argument("--hardware", help="hardware preset from config/hardware/ (cpu, small-gpu, medium-gpu, large-gpu), "
+                   "under the config file's and --config's settings")
     t.add_argument("--optimize-batch-size", action="store_true", help="find the largest batch size that fits first")
     t.add_argument("--max-batch-size", type=int, default=512, help="upper bound of the batch-size search")
     t.add_argument("--find-lr", action="store_true", help="run a learning-rate range test first and use its suggestion")

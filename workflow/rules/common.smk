@@ -7,12 +7,17 @@ from pathlib import Path
 
 from canguard.catalog import discover, listing_digest, unique_recordings
 from canguard.config_checks import check_workflow_config
+from canguard.hardware import apply_hardware_preset
 from canguard.detectors import FAMILIES, ROLES, RULES, Detector, evaluated_detectors, fusions, trained_detectors
 from canguard.models.sizes import ID_EMBEDDING_DIMS
 from canguard.profiles.plan import plan_enrollment, plan_training_profile
 from canguard.provenance import code_version
 from canguard.simulate import SyntheticSpec, plan_recordings
 from canguard.training.config import settings_for
+
+# A hardware preset (config/hardware/<name>.yaml, config key `hardware`) lies under the config: keys the config
+# sets itself win.
+apply_hardware_preset(config, Path(workflow.basedir) / "config/hardware")
 
 # The config, before anything reads it: validated against the schema (the one source of defaults, filled in
 # here) and checked across keys (canguard.config_checks). Every mistake is one line naming its key, all of them

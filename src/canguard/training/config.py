@@ -38,6 +38,8 @@ class TrainConfig:
     alpha: float = 0.7  # distillation weight of the soft-target term
     beta: float = 0.5  # weight of intermediate (hidden-state / latent) matching
     num_workers: int | str = "auto"
+    pin_memory: bool | str = "auto"  # auto: on a GPU only
+    prefetch_factor: int = 4  # batches each worker prepares ahead
     max_steps_per_epoch: int = 0  # 0 = whole epoch (tests and smoke runs use a few)
     profile: bool = False  # per-phase timing, torch.profiler traces, memory profile
     profile_steps: int = 8

@@ -60,7 +60,8 @@ def resolve_precision(precision: str, accelerator: str = "auto") -> str:
     return "32-true"
 
 
-def loader_settings(device_type: str, num_workers: int | str = "auto") -> dict:
+def loader_settings(device_type: str, num_workers: int | str = "auto", pin_memory: bool | str = "auto",
+                    prefetch_factor: int = 4) -> dict:
     """DataLoader settings from the hardware.
 
     Batches are gathered from memory-mapped shards by index arithmetic, which
@@ -71,9 +72,10 @@ def loader_settings(device_type: str, num_workers: int | str = "auto") -> dict:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if num_workers == "auto":
         num_workers = min(4, max(cpus - 1, 0)) if device_type == "cuda" else 0
-    settings = {"num_workers": int(num_workers), "pin_memory": device_type == "cuda"}
+    pin = device_type == "cuda" if pin_memory == "auto" else bool(pin_memory)
+    settings = {"num_workers": int(num_workers), "pin_memory": pin}
     if settings["num_workers"] > 0:
-        settings |= {"persistent_workers": True, "prefetch_factor": 4}
+        settings |= {"persistent_workers": True, "prefetch_factor": int(prefetch_factor)}
     return settings
 
 
@@ -196,7 +198,7 @@ class Engine:
             # its own generator: starting an epoch's iterator then leaves the global RNG alone, so a run
             # resumed inside an epoch draws what an uninterrupted one would
             DataLoader(dataset, batch_size=None, generator=torch.Generator().manual_seed(cfg.seed),
-                       **loader_settings(fabric.device.type, cfg.num_workers)),
+                       **loader_settings(fabric.device.type, cfg.num_workers, cfg.pin_memory, cfg.prefetch_factor)),
             use_distributed_sampler=False)
         profiler = (PhaseProfiler(self.out_dir / "profile", fabric.device) if cfg.profile else NullProfiler())
         started = time.perf_counter()

@@ -8,6 +8,7 @@
     canguard train --model gat --dataset synthetic --hardware large-gpu --config '{"epochs": 50, "learning_rate": 1e-3}'
     canguard train --list-configs
     canguard compare results/hcrl_sa/summary.csv results/hcrl_sa_fleet/summary.csv --metric f1
+    canguard status                 # the SLURM jobs of the newest cluster run, and their states
 
 Shards come from the workflow (``results/<run>/shards/<dataset>``, run ``default`` unless
 ``--run``, or ``--shards DIR``); training defaults from ``config/config.yaml``
@@ -117,6 +118,22 @@ def _compare(args) -> int:
     return 0
 
 
+def _status(args) -> int:
+    from canguard.cluster_status import latest_run_id, status_table
+
+    run_id = args.run_id or latest_run_id(args.workdir)
+    if run_id is None:
+        print(f"canguard status: no SLURM run in {args.workdir}/.snakemake/log (run with --profile profiles/slurm)",
+              file=sys.stderr)
+        return 2
+    try:
+        print(status_table(run_id, args.workdir))
+    except (RuntimeError, FileNotFoundError) as e:
+        print(f"canguard status: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="canguard", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -143,8 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("compare", help="several runs' summaries side by side (Markdown on stdout)")
     c.add_argument("summaries", nargs="+", help="results/<run>/summary.csv files")
     c.add_argument("--metric", default="f1", help="a column of summary.csv (f1, recall, fpr, auroc, ...)")
+    st = sub.add_parser("status", help="the SLURM jobs of a workflow run and their states (sacct)")
+    st.add_argument("run_id", nargs="?", help="SLURM run ID (default: the newest run of the workflow in --workdir)")
+    st.add_argument("--workdir", default=".", help="the workflow's folder (holding .snakemake/)")
     args = parser.parse_args(argv)
-    return _train(args) if args.command == "train" else _compare(args)
+    return {"train": _train, "compare": _compare, "status": _status}[args.command](args)
 
 
 if __name__ == "__main__":

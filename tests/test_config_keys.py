@@ -48,6 +48,7 @@ VALUES = {
     "run_name": "another",
     "training.devices": 1,
     "training.num_workers": 0,
+    "training.pin_memory": True,
     "training.accelerator": "cpu",
     "training.strategy": "ddp",
 }

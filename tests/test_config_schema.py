@@ -275,9 +275,10 @@ MISTAKES = {
     "misspelt training key": ({"training": {"max_epoch": 3}},
                               "config error: training.max_epoch: unknown key, did you mean max_epochs? (allowed: "
                               "max_epochs, batch_size, lr, weight_decay, scheduler, warmup_epochs, grad_accum, "
-                              "grad_clip, precision, accelerator, devices, strategy, patience, min_delta, loss, "
-                              "focal_gamma, unknown_id_rate, profile_dropout, kl_weight, temperature, alpha, beta, "
-                              "num_workers, max_steps_per_epoch, profile, profile_steps)"),
+                              "grad_clip, precision, accelerator, devices, num_nodes, strategy, patience, min_delta, "
+                              "loss, focal_gamma, unknown_id_rate, profile_dropout, kl_weight, temperature, alpha, "
+                              "beta, num_workers, pin_memory, prefetch_factor, max_steps_per_epoch, profile, "
+                              "profile_steps)"),
     "families []": ({"models": {"families": []}},
                     'config error: models.families: [] is not valid (allowed: a non-empty list of: "gat", "vgae"; '
                     "no repeats)"),
@@ -303,7 +304,8 @@ MISTAKES = {
                          "config error: datasets: the name 'my data' is not valid (allowed: a dataset name (letters, "
                          "digits, _ and -))"),
     "unknown section": ({"trainig": {"lr": 0.01}},
-                        "config error: trainig: unknown key, did you mean training? (allowed: run_name, run, datasets, "
+                        "config error: trainig: unknown key, did you mean training? (allowed: hardware, run_name, run, "
+                        "datasets, "
                         "synthetic, ingest, windows, split, enrollment, shards, models, training, tuning, evaluation, "
                         "figures)"),
     "section not a mapping": ({"tuning": True},

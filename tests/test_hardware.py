@@ -33,13 +33,13 @@ def test_the_design_values():
 @pytest.mark.parametrize("name", preset_names(PRESETS))
 def test_every_preset_validates(name):
     config = {"hardware": name}
-    apply_hardware_preset(config, PRESETS)
+    apply_hardware_preset(config, name, PRESETS)
     assert validate_config(config, SCHEMA) == []
 
 
 def test_the_config_wins_over_the_preset_and_the_preset_over_the_defaults():
     config = {"hardware": "small-gpu", "training": {"batch_size": 8}}
-    apply_hardware_preset(config, PRESETS)
+    apply_hardware_preset(config, "small-gpu", PRESETS)
     assert validate_config(config, SCHEMA) == []
     assert config["training"]["batch_size"] == 8  # the user's
     assert config["training"]["precision"] == "32-true" and config["tuning"]["target_memory_usage"] == 0.7
@@ -56,4 +56,4 @@ def test_merge_under_keeps_what_is_set():
 
 def test_an_unknown_preset_is_one_line():
     with pytest.raises(ValueError, match=r"^config error: hardware: 'tpu-pod' is not a preset \(allowed: none, cpu, "):
-        apply_hardware_preset({"hardware": "tpu-pod"}, PRESETS)
+        apply_hardware_preset({}, "tpu-pod", PRESETS)

@@ -41,9 +41,9 @@ def merge_under(config: dict, preset: dict) -> dict:
     return config
 
 
-def apply_hardware_preset(config: dict, folder: str | Path) -> str:
-    """Apply ``config["hardware"]``'s preset under ``config`` (in place); returns the preset's name."""
-    name = config.get("hardware") or NONE
+def apply_hardware_preset(config: dict, name: str | None, folder: str | Path) -> str:
+    """Apply preset ``name`` (the config's ``hardware``) under ``config`` (in place); returns its name."""
+    name = name or NONE
     if name != NONE:
         merge_under(config, load_preset(str(name), folder))
     return name

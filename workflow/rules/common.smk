@@ -17,7 +17,7 @@ from canguard.training.config import settings_for
 
 # A hardware preset (config/hardware/<name>.yaml, config key `hardware`) lies under the config: keys the config
 # sets itself win.
-apply_hardware_preset(config, Path(workflow.basedir) / "config/hardware")
+apply_hardware_preset(config, config.get("hardware"), Path(workflow.basedir) / "config/hardware")
 
 # The config, before anything reads it: validated against the schema (the one source of defaults, filled in
 # here) and checked across keys (canguard.config_checks). Every mistake is one line naming its key, all of them

@@ -6,6 +6,7 @@
     canguard train --model vgae --dataset hcrl_sa --type teacher --optimize-batch-size --enable-profiler \\
         --config '{"max_epochs": 5, "lr": 3e-4, "sizes": {"hidden": 128}}'
     canguard train --model gat --dataset synthetic --hardware large-gpu --config '{"epochs": 50, "learning_rate": 1e-3}'
+    canguard train --model gat --dataset hcrl_sa --use-slurm --nodes 1 --gpus-per-node 4
     canguard train --list-configs
     canguard compare results/hcrl_sa/summary.csv results/hcrl_sa_fleet/summary.csv --metric f1
     canguard status                 # the SLURM jobs of the newest cluster run, and their states
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -66,6 +68,31 @@ def training_overrides(text: str | None) -> dict:
     return out
 
 
+def workflow_role(model_type: str, teacher: str | None) -> str:
+    """The workflow role of ``canguard train --type``; a student given no teacher is trained without one."""
+    return "student_scratch" if model_type == "student" and teacher is None else model_type
+
+
+def slurm_command(args, overrides: dict, sizes: dict | None) -> tuple[list[str], dict]:
+    """(Snakemake command, config overlay) that train this one model through a SLURM profile: the workflow's
+    own rule and outputs (results/<run>/models/<dataset>/<model>_<role>/seed<k>/), the job sized by --nodes
+    and --gpus-per-node (config `distributed`). The overlay goes to a config file the command names (values
+    never pass through a shell or Snakemake's --config strings)."""
+    role = args.type  # the workflow's distilled student learns from the workflow's teacher of its seed
+    name = f"{args.dataset}_{args.model}_{role}_seed{args.seed}"
+    target = f"results/{args.run}/models/{args.dataset}/{args.model}_{role}/seed{args.seed}/best.ckpt"
+    overlay_file = f"results/{args.run}/cli/train_{name}.yaml"
+    overlay = {"run_name": args.run, "distributed": {role: {"gpus": args.gpus_per_node, "nodes": args.nodes}}}
+    if overrides:
+        overlay["training"] = overrides
+    if sizes:
+        overlay["models"] = {"sizes": {args.model: {"teacher" if role == "teacher" else "student": sizes}}}
+    configfiles = [args.configfile] if args.configfile and Path(args.configfile).name != "config.yaml" else []
+    cmd = [sys.executable, "-m", "snakemake", "--profile", args.profile, target, *args.snakemake_args,
+           "--configfile", *configfiles, overlay_file]
+    return cmd, overlay
+
+
 def _train(args) -> int:
     from canguard.training.run import apply_tuning, train_model
     from canguard.training.tune import tune_batch_size, tune_lr
@@ -74,6 +101,22 @@ def _train(args) -> int:
         print(json.dumps({"model_sizes": DEFAULT_SIZES, "training": TrainConfig().to_dict(),
                           "training_from_configfile": _training_defaults(args.configfile)}, indent=2))
         return 0
+    if args.use_slurm:
+        if args.model is None or args.dataset is None:
+            print("canguard train --use-slurm: --model and --dataset are required", file=sys.stderr)
+            return 2
+        try:
+            overrides = training_overrides(args.config)
+        except ValueError as e:
+            print(f"canguard train: {e}", file=sys.stderr)
+            return 2
+        sizes = overrides.pop("sizes", None)
+        cmd, overlay = slurm_command(args, overrides, sizes)
+        overlay_file = Path(cmd[-1])
+        overlay_file.parent.mkdir(parents=True, exist_ok=True)
+        overlay_file.write_text(yaml.safe_dump(overlay, sort_keys=False))
+        print("canguard train --use-slurm:", " ".join(cmd[1:]), file=sys.stderr)
+        return subprocess.call(cmd)
     missing = [name for name in ("model", "dataset") if getattr(args, name) is None]
     if missing and not (args.shards and args.model):
         print(f"canguard train: --{missing[0]} is required (or --list-configs)", file=sys.stderr)
@@ -93,18 +136,20 @@ def _train(args) -> int:
     if args.enable_profiler:
         cfg.profile = True
     shards = Path(args.shards or f"results/{args.run}/shards/{args.dataset}")
-    suffix = "_scratch" if args.type == "student" and args.teacher is None else ""
-    out = Path(args.out or f"results/{args.run}/manual/{args.dataset or shards.name}/{args.model}_{args.type}{suffix}")
+    role = workflow_role(args.type, args.teacher)
+    architecture = "teacher" if role == "teacher" else "student"
+    teacher = args.teacher if role == "student" else None
+    out = Path(args.out or f"results/{args.run}/manual/{args.dataset or shards.name}/{args.model}_{role}")
     out.mkdir(parents=True, exist_ok=True)
     setup_logging(None)
     if args.optimize_batch_size:
-        tune_batch_size(shards, args.model, args.type, cfg, out / "batch_size.json", sizes=sizes,
-                        teacher_ckpt=args.teacher, max_batch_size=args.max_batch_size)
+        tune_batch_size(shards, args.model, architecture, cfg, out / "batch_size.json", sizes=sizes,
+                        teacher_ckpt=teacher, max_batch_size=args.max_batch_size)
         cfg = apply_tuning(cfg, batch_size_json=out / "batch_size.json")
     if args.find_lr:
-        tune_lr(shards, args.model, args.type, cfg, out / "lr_find", sizes=sizes, teacher_ckpt=args.teacher)
+        tune_lr(shards, args.model, architecture, cfg, out / "lr_find", sizes=sizes, teacher_ckpt=teacher)
         cfg = apply_tuning(cfg, lr_json=out / "lr_find" / "lr_find.json")
-    summary = train_model(shards, args.model, args.type, cfg, out, sizes=sizes, teacher_ckpt=args.teacher)
+    summary = train_model(shards, args.model, architecture, cfg, out, sizes=sizes, teacher_ckpt=teacher)
     print(json.dumps(summary | {"out_dir": str(out)}, indent=2))
     return 0
 
@@ -143,7 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--dataset", help="dataset name: reads results/<run>/shards/<dataset>/{train,val}")
     t.add_argument("--run", default="default", help="the workflow run whose shards to read (its run_name)")
     t.add_argument("--shards", help="shards folder holding train/ and val/ (instead of --dataset)")
-    t.add_argument("--type", choices=["teacher", "student"], default="teacher", help="teacher or student sizes")
+    t.add_argument("--type", choices=["teacher", "student", "student_scratch"], default="teacher",
+                   help="teacher, distilled student (--teacher, or the workflow's with --use-slurm) or student "
+                   "trained without a teacher")
     t.add_argument("--teacher", help="teacher best.ckpt to distil from (student only)")
     t.add_argument("--out", help="output folder (default results/<run>/manual/<dataset>/<model>_<type>)")
     t.add_argument("--configfile", default="config/config.yaml",
@@ -157,6 +204,16 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--find-lr", action="store_true", help="run a learning-rate range test first and use its suggestion")
     t.add_argument("--enable-profiler", action="store_true", help="per-phase timing, memory and torch.profiler traces")
     t.add_argument("--list-configs", action="store_true", help="print model size presets and training defaults")
+    t.add_argument("--use-slurm", action="store_true",
+                   help="train through the workflow on SLURM (Snakemake's SLURM executor, --profile): the same rule "
+                   "and outputs as a workflow run; the teacher a student needs is trained first")
+    t.add_argument("--nodes", type=int, default=1, help="with --use-slurm: nodes of the training job")
+    t.add_argument("--gpus-per-node", type=int, default=1,
+                   help="with --use-slurm: GPUs per node, one training process each (batch_size is per process)")
+    t.add_argument("--seed", type=int, default=0, help="with --use-slurm: the seed of the model (seed<k>/)")
+    t.add_argument("--profile", default="profiles/slurm", help="with --use-slurm: the Snakemake profile")
+    t.add_argument("snakemake_args", nargs="*", default=[],
+                   help="with --use-slurm: further Snakemake arguments, after -- (e.g. -- --dry-run)")
     c = sub.add_parser("compare", help="several runs' summaries side by side (Markdown on stdout)")
     c.add_argument("summaries", nargs="+", help="results/<run>/summary.csv files")
     c.add_argument("--metric", default="f1", help="a column of summary.csv (f1, recall, fpr, auroc, ...)")

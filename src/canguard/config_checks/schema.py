@@ -212,5 +212,7 @@ def _yaml_hint(value, schema: dict, root: dict) -> str:
             float(value)
         except ValueError:
             return ""
-        return f"; YAML reads {value} as a string: write it with a dot, e.g. 1.0e-3"
+        if re.fullmatch(r"[+-]?\d+[eE][+-]?\d+", value.strip()):
+            return f"; YAML reads {value} as a string: write it with a dot, e.g. 1.0e-3"
+        return f"; {value!r} is a string here: give the number unquoted"
     return ""

@@ -173,7 +173,8 @@ def test_command_line(shards, tmp_path, capsys):
     assert "unknown key(s) epoch" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("signum", [signal.SIGUSR1, signal.SIGTERM, signal.SIGINT])
+# SIGTERM, sent from outside the process: tests/test_faults_checkpoint.py
+@pytest.mark.parametrize("signum", [signal.SIGUSR1, signal.SIGINT])
 def test_a_stop_signal_checkpoints_mid_epoch_and_the_rerun_ends_the_same(shards, tmp_path, monkeypatch, signum):
     """SLURM's warning signal, scancel's SIGTERM, Ctrl-C: a checkpoint at the next optimiser step, inside the
     epoch; the rerun continues from that batch and ends with an uninterrupted run's weights and history."""

@@ -306,7 +306,8 @@ MISTAKES = {
     "unknown section": ({"trainig": {"lr": 0.01}},
                         "config error: trainig: unknown key, did you mean training? (allowed: hardware, run_name, run, "
                         "datasets, "
-                        "synthetic, ingest, windows, split, enrollment, shards, models, training, tuning, evaluation, "
+                        "synthetic, ingest, windows, split, enrollment, shards, models, training, tuning, distributed, "
+                        "evaluation, "
                         "figures)"),
     "section not a mapping": ({"tuning": True},
                               "config error: tuning: true is not valid (allowed: a mapping with keys batch_size, lr, "

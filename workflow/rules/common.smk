@@ -14,6 +14,7 @@ from canguard.profiles.plan import plan_enrollment, plan_training_profile
 from canguard.provenance import code_version
 from canguard.simulate import SyntheticSpec, plan_recordings
 from canguard.training.config import settings_for
+from canguard.training.worker import Geometry
 
 # A hardware preset (config/hardware/<name>.yaml, config key `hardware`) lies under the config: keys the config
 # sets itself win.
@@ -256,6 +257,49 @@ def get_training_settings(wildcards):
     """The training settings this model reads (the distillation ones only for a distilled student)."""
     detector = get_detector(wildcards)
     return settings_for(config["training"], detector.family, detector.distilled)
+
+
+def get_train_geometry(wildcards):
+    """GPUs per node and nodes of a training job: distributed.<role>, one process per GPU (each key spelled
+    out: a key is read where its whole path is)."""
+    knob = {
+        "teacher": (config["distributed"]["teacher"]["gpus"], config["distributed"]["teacher"]["nodes"]),
+        "student": (config["distributed"]["student"]["gpus"], config["distributed"]["student"]["nodes"]),
+        "student_scratch": (
+            config["distributed"]["student_scratch"]["gpus"],
+            config["distributed"]["student_scratch"]["nodes"],
+        ),
+    }
+    gpus, nodes = knob[get_detector(wildcards).role]
+    return Geometry(gpus=gpus, nodes=nodes)
+
+
+def get_train_launch(wildcards):
+    """The train stage's param `launch` (a change retrains: the global batch is per process times processes);
+    a training.devices or num_nodes that contradicts it stops the run here, before any job."""
+    geometry = get_train_geometry(wildcards)
+    geometry.fabric(config["training"])
+    return geometry.to_dict()
+
+
+def get_train_gpus(wildcards):
+    """GPUs of the whole job (sbatch --gpus)."""
+    return get_train_geometry(wildcards).resources()["gpu"]
+
+
+def get_train_nodes(wildcards):
+    return get_train_geometry(wildcards).resources()["nodes"]
+
+
+def get_train_tasks(wildcards):
+    """One task per GPU."""
+    return get_train_geometry(wildcards).resources()["tasks"]
+
+
+def get_train_mpi(wildcards):
+    """The plugin's MPI route (Snakemake in the batch step, the stage's own srun for the ranks): see
+    canguard.training.worker.Geometry.resources."""
+    return get_train_geometry(wildcards).resources()["mpi"]
 
 
 def get_seeds():

@@ -1,6 +1,6 @@
 # Stage 3: per model family and seed, a teacher, a distilled student (its teacher of the same seed in
-# the loop) and a student without teacher; optional tuners. Training rules declare gpu=1: the SLURM
-# profile sends them to a GPU partition.
+# the loop) and a student without teacher; optional tuners. Training rules declare GPUs (train: config
+# distributed.<role>, one task per GPU; the tuners one): the SLURM profile sends them to a GPU partition.
 
 
 rule train:
@@ -15,10 +15,17 @@ rule train:
     benchmark:
         "results/{run}/benchmarks/train/{dataset}/{family}_{role}/seed{seed}.tsv"
     threads: 2
+    # distributed.<role>: one task per GPU; the SLURM profiles add runtime, mem_mb (growing with attempt),
+    # the partition, the CPUs per task and the warning signal before the time limit
     resources:
-        gpu=1,
+        gpu=get_train_gpus,
+        nodes=get_train_nodes,
+        tasks=get_train_tasks,
+        tasks_per_gpu=1,
+        mpi=get_train_mpi,
     params:
         training=get_training_settings,
+        launch=get_train_launch,
         sizes=get_model_sizes,
         code=code_version("train"),
     script:

@@ -13,17 +13,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from snakemake_run import copy_workflow, snakemake
+from test_training import shards  # noqa: F401  (a fixture: train/val shards of two synthetic recordings)  # noqa: F811
 
-from canguard.graphs.builder import build_window_graphs, select_graphs
-from canguard.graphs.preprocessing import fit_preprocessing
-from canguard.graphs.shards import ShardWriter
-from canguard.graphs.split import assign_time_blocks
 from canguard.logs import setup_logging
-from canguard.simulate import SyntheticSpec, generate_recording, plan_recordings
 from canguard.stages import train as stage
 from canguard.training.checkpoint import load_checkpoint
 from canguard.training.config import TrainConfig
@@ -31,27 +26,6 @@ from canguard.training.stopping import TrainingStopped
 from canguard.training.worker import EXIT_STOPPED, Geometry, WorkerJob, process_rank, rank_threads, status_path
 
 TINY = {"hidden": 16, "layers": 2, "heads": 2, "id_dim": 4}
-
-
-@pytest.fixture(scope="module")
-def shards(tmp_path_factory):
-    """train/val shards of two small synthetic recordings (benign and DoS), windows of 50."""
-    root = tmp_path_factory.mktemp("shards")
-    spec = SyntheticSpec.from_config({"duration_s": 6, "seed": 3})
-    plans = {p.name: p for p in plan_recordings(spec)}
-    recordings = []
-    for name in ("attack-free-alpha", "DoS-alpha"):
-        graphs = build_window_graphs(generate_recording(plans[name], spec), 50, 50)
-        part = assign_time_blocks((graphs.y == 1).astype(np.int8), 50, 50, 5, 0.3, np.random.default_rng(0))
-        recordings.append((name, graphs, part))
-    prep = fit_preprocessing(recordings)
-    for which in ("train", "val"):
-        writer = ShardWriter(root / which, prep, graphs_per_shard=64)
-        for name, graphs, part in recordings:
-            keep = part == which
-            writer.add(name, name, select_graphs(graphs, keep), np.flatnonzero(keep), "dos")
-        writer.close(dataset="toy", part=which, window_size=50, window_stride=50)
-    return root
 
 
 # ------------------------------------------------------------------------------------------------
@@ -246,7 +220,7 @@ def no_rule_log():
     setup_logging(None)
 
 
-def stage_call(shards: Path, out: Path, gpus: int, **training):
+def stage_call(shards: Path, out: Path, gpus: int, **training):  # noqa: F811
     """run_train's four dicts for a tiny GAT teacher on ``shards`` (what rule train gives it)."""
     training = {"accelerator": "cpu", "max_epochs": 2, "max_steps_per_epoch": 4, "batch_size": 16, "lr": 3e-3,
                 "warmup_epochs": 0} | training
@@ -256,7 +230,7 @@ def stage_call(shards: Path, out: Path, gpus: int, **training):
             {"family": "gat", "role": "teacher", "seed": "0"})
 
 
-def test_two_local_processes_through_the_stage(shards, tmp_path, no_rule_log):
+def test_two_local_processes_through_the_stage(shards, tmp_path, no_rule_log):  # noqa: F811
     out = tmp_path / "models/gat_teacher/seed0"
     stage.run_train(*stage_call(shards, out, gpus=2))
     summary = json.loads((out / "train_summary.json").read_text())
@@ -269,7 +243,7 @@ def test_two_local_processes_through_the_stage(shards, tmp_path, no_rule_log):
     assert (out / "logs/train.rank1.log").exists()  # no rule log here: beside the run's own logs
 
 
-def test_a_failing_rank_fails_the_stage_naming_its_log(shards, tmp_path, no_rule_log):
+def test_a_failing_rank_fails_the_stage_naming_its_log(shards, tmp_path, no_rule_log):  # noqa: F811
     out = tmp_path / "models/gat_teacher/seed0"
     inputs, outputs, params, wildcards = stage_call(shards, out, gpus=2)
     inputs["train"] = str(tmp_path / "no_such_shards/train")
@@ -279,7 +253,7 @@ def test_a_failing_rank_fails_the_stage_naming_its_log(shards, tmp_path, no_rule
 
 
 @pytest.mark.slow
-def test_a_stop_signal_to_the_stage_reaches_the_ranks_and_the_rerun_ends_the_same(shards, tmp_path):
+def test_a_stop_signal_to_the_stage_reaches_the_ranks_and_the_rerun_ends_the_same(shards, tmp_path):  # noqa: F811
     """SIGTERM to the process running the stage (2 local ranks): passed on, every rank saves the same step and
     stops, the stage raises TrainingStopped; the rerun resumes there and ends with the weights of a run
     never stopped."""

@@ -35,13 +35,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 from canguard.detectors import Detector
 from canguard.training.config import TrainConfig
 from canguard.training.run import apply_tuning, train_model
-from canguard.training.stopping import STOP_SIGNALS, TrainingStopped
+from canguard.training.stopping import STOP_SIGNALS, SignalHandlers, TrainingStopped
 from canguard.training.worker import EXIT_STOPPED, Geometry, WorkerJob, launch_dir, read_status
 
 log = logging.getLogger(__name__)
@@ -193,13 +192,13 @@ def _signal_name(signum: int) -> str:
         return f"signal {signum}"
 
 
-class _Forwarding:
+class _Forwarding(SignalHandlers):
     """While the ranks run: a stop signal that reaches this process goes on to the launched process (srun passes
     it to every task), and this process keeps waiting for them to checkpoint and exit."""
 
     def __init__(self, proc: subprocess.Popen):
+        super().__init__(STOP_SIGNALS)
         self.proc = proc
-        self._previous: dict = {}
 
     def _handle(self, signum, frame) -> None:
         log.warning("%s received: passing it on to the training processes", signal.Signals(signum).name)
@@ -207,17 +206,6 @@ class _Forwarding:
             self.proc.send_signal(signum)
         except ProcessLookupError:  # pragma: no cover - already gone
             pass
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for sig in STOP_SIGNALS:
-                self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-        self._previous.clear()
 
 
 def _threads(geometry: Geometry, where: str) -> int:

@@ -36,13 +36,34 @@ class TrainingStopped(RuntimeError):
         self.signal_name = signal_name
 
 
-class StopRequests:
-    """Context manager: while active, the stop signals set :attr:`requested` instead of killing the process."""
+class SignalHandlers:
+    """Context manager: while active, ``signals`` call :meth:`_handle`; the previous handlers come back on exit."""
 
     def __init__(self, signals=STOP_SIGNALS):
         self.signals = tuple(signals)
-        self.signum: int | None = None
         self._previous: dict[int, object] = {}
+
+    def _handle(self, signum, frame) -> None:  # pragma: no cover - subclasses say what a signal does
+        raise NotImplementedError
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():  # handlers can only be set there
+            for sig in self.signals:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+
+class StopRequests(SignalHandlers):
+    """While active, the stop signals set :attr:`requested` instead of killing the process."""
+
+    def __init__(self, signals=STOP_SIGNALS):
+        super().__init__(signals)
+        self.signum: int | None = None
 
     @property
     def requested(self) -> bool:
@@ -59,14 +80,3 @@ class StopRequests:
             log.warning("%s received: saving a checkpoint at the next optimiser step, then stopping",
                         signal.Signals(signum).name)
         self.signum = signum
-
-    def __enter__(self) -> StopRequests:
-        if threading.current_thread() is threading.main_thread():  # handlers can only be set there
-            for sig in self.signals:
-                self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-        self._previous.clear()

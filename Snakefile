@@ -6,7 +6,8 @@
 # Stages (one file each in workflow/rules; one stage module each in src/canguard/stages): simulate ->
 # catalog -> ingest -> split, vehicle_profile, enroll -> preprocessing -> shards -> train (teacher, then
 # distilled student and student without teacher, per family and seed) -> score (+ score_rules) ->
-# evaluate, evaluate_fusion (+ attack_episodes, efficiency) -> figures -> summary.
+# evaluate, evaluate_fusion (+ attack_episodes, efficiency) -> figures -> summary; export (the
+# distilled students as detectors for `canguard detect`).
 # Outputs go under results/<run>/, logs under logs/<run>/ (run: config run_name, else the first
 # --configfile's name, else `default`).
 #
@@ -27,6 +28,7 @@ include: "workflow/rules/ingest.smk"
 include: "workflow/rules/graphs.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/deploy.smk"
 
 
 rule all:

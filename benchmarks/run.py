@@ -13,6 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import detect_throughput  # noqa: E402
 import graph_throughput  # noqa: E402
 import ingest_throughput  # noqa: E402
 import training_throughput  # noqa: E402
@@ -21,6 +22,7 @@ BENCHMARKS = {
     "ingest_throughput": ingest_throughput.run,
     "graph_throughput": graph_throughput.run,
     "training_throughput": training_throughput.run,
+    "detect_throughput": detect_throughput.run,
 }
 
 

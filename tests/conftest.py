@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from snakemake_run import copy_workflow, snakemake
 
 REPO = Path(__file__).resolve().parents[1]
 HCRL_SA = REPO.parent / "shared" / "datasets" / "hcrl_sa"
@@ -26,3 +27,14 @@ def hcrl_sa_sample(tmp_path_factory, hcrl_sa) -> Path:
         with open(f, "rb") as src:
             out.write_bytes(b"".join(line for _, line in zip(range(3000), src)))
     return root
+
+
+@pytest.fixture(scope="session")
+def workflow_run(tmp_path_factory) -> Path:
+    """A copy of the workflow run once on config/test.yaml (4-second recordings), shared by the modules that
+    read its results (test_workflow, test_deploy); a test that changes it works on a copy."""
+    work = copy_workflow(tmp_path_factory.mktemp("workflow"))
+    # one thread per training job: the tiny test models gain nothing from two, and two jobs then run at once
+    run = snakemake(work, "--set-threads", "train=1")
+    assert run.returncode == 0, run.stderr[-3000:]
+    return work

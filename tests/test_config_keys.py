@@ -51,6 +51,7 @@ VALUES = {
     "training.pin_memory": True,
     "training.accelerator": "cpu",
     "training.strategy": "ddp",
+    "deploy.models": ["gat_student", "vgae_student", "gat_teacher"],
 }
 
 

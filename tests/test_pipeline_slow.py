@@ -7,6 +7,7 @@ import json
 
 import pandas as pd
 import pytest
+from deploy_run import assert_same_as_offline, detect_on_virtual_bus, offline_alarms
 from snakemake_run import copy_workflow, snakemake
 
 pytestmark = pytest.mark.slow
@@ -60,3 +61,26 @@ def test_report_builds(real_run):
 def test_nothing_left_to_do(real_run):
     again = snakemake(real_run, "--dry-run", configfiles=("config/slice.yaml",))
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.mark.parametrize("model, vehicle, protocol, recording", [
+    ("gat_student", "sonata", "enrolled", "test_01_known_vehicle_known_attack/DoS-sonata"),
+    ("vgae_student", "kia", "zero_shot", "test_03_known_vehicle_unknown_attack/malfunction-kia"),
+], ids=["gat-enrolled-dos", "vgae-zero-shot-malfunction"])
+def test_a_real_attack_recording_replayed_on_a_bus_gives_the_offline_alarms(real_run, tmp_path, model, vehicle,
+                                                                            protocol, recording):
+    """The exported student of the real run, listening on a python-can virtual bus that a replay of an hcrl_sa
+    attack recording feeds: the windows, scores and alarms of that recording's offline evaluation."""
+    detector = real_run / f"results/slice/detectors/hcrl_slice/{model}/seed0"
+    code, lines, report, sent = detect_on_virtual_bus(
+        detector, real_run / "datasets/hcrl_slice" / f"{recording}.csv", ["--vehicle", vehicle, "--protocol", protocol],
+        tmp_path / "report.json")
+    assert code == 0
+    rows = offline_alarms(real_run / f"results/slice/evaluation/hcrl_slice/{model}/seed0/alarms.parquet", protocol,
+                          recording)
+    worst = assert_same_as_offline(lines, rows, min_windows=400)
+    print(f"{model} {protocol} {recording}: {len(lines)} windows, {int(rows['alarm'].sum())} alarms, "
+          f"max |score - offline| {worst:.3g}, {report['messages_per_second']} messages/s through the bus")
+    assert report["messages"] == sent["sent"] and report["rejected"] == 0
+    check = json.loads((detector / "detector.json").read_text())["onnx"]["check"]
+    assert check["max_abs_diff"] < 1e-4 and all(check["decisions_agree"].values())

@@ -5,17 +5,9 @@ import json
 
 import pandas as pd
 import pytest
-from snakemake_run import copy_workflow, job_counts, planned_jobs, snakemake
+from snakemake_run import job_counts, planned_jobs, snakemake
 
-
-@pytest.fixture(scope="module")
-def workflow_run(tmp_path_factory):
-    """A copy of the workflow run once on config/test.yaml (4-second recordings)."""
-    work = copy_workflow(tmp_path_factory.mktemp("workflow"))
-    # one thread per training job: the tiny test models gain nothing from two, and two jobs then run at once
-    run = snakemake(work, "--set-threads", "train=1")
-    assert run.returncode == 0, run.stderr[-3000:]
-    return work
+# workflow_run (conftest.py): a copy of the workflow run once on config/test.yaml
 
 
 def test_pipeline_runs_through_ingest(workflow_run):

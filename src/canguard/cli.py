@@ -10,6 +10,7 @@
     canguard train --list-configs
     canguard compare results/hcrl_sa/summary.csv results/hcrl_sa_fleet/summary.csv --metric f1
     canguard status                 # the SLURM jobs of the newest cluster run, and their states
+    canguard export | enroll | detect | replay   # deploying a detector (canguard.deploy.cli)
 
 Shards come from the workflow (``results/<run>/shards/<dataset>``, run ``default`` unless
 ``--run``, or ``--shards DIR``); training defaults from ``config/config.yaml``
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import yaml
 
+from canguard.deploy.cli import add_commands as add_deploy_commands
 from canguard.hardware import load_preset, merge_under
 from canguard.logs import setup_logging
 from canguard.models.factory import DEFAULT_SIZES
@@ -220,8 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     st = sub.add_parser("status", help="the SLURM jobs of a workflow run and their states (sacct)")
     st.add_argument("run_id", nargs="?", help="SLURM run ID (default: the newest run of the workflow in --workdir)")
     st.add_argument("--workdir", default=".", help="the workflow's folder (holding .snakemake/)")
+    deploy = add_deploy_commands(sub)
     args = parser.parse_args(argv)
-    return {"train": _train, "compare": _compare, "status": _status}[args.command](args)
+    return ({"train": _train, "compare": _compare, "status": _status} | deploy)[args.command](args)
 
 
 if __name__ == "__main__":

@@ -420,11 +420,21 @@ def get_all_efficiency(wildcards):
     return [f"results/{RUN}/efficiency/{d}/{m}.json" for d in get_datasets() for m in get_models()]
 
 
+def get_exported_models():
+    """The trained models exported as detectors (deploy.models), of the families that train."""
+    return [m for m in config["deploy"]["models"] if m in get_models()]
+
+
+def get_detector_folders(dataset):
+    return [f"results/{RUN}/detectors/{dataset}/{m}/seed0" for m in get_exported_models()]
+
+
 def get_final_outputs(wildcards):
     outputs = []
     for name in get_datasets():
         outputs.append(f"results/{RUN}/ingest/{name}/ingest_report.json")
         outputs += get_model_checkpoints(name)
         outputs.append(f"results/{RUN}/figures/{name}")
+        outputs += get_detector_folders(name)
     outputs += [f"results/{RUN}/summary.csv", f"results/{RUN}/summary.md"]
     return outputs

@@ -95,15 +95,23 @@ def _ms_log(seconds: np.ndarray) -> np.ndarray:
 
 
 def build_window_graphs(frames: Frames, size: int, stride: int, profiles: list[VehicleProfile] | None = None,
-                        window_profile: np.ndarray | None = None) -> WindowGraphs:
+                        window_profile: np.ndarray | None = None, starts: np.ndarray | None = None,
+                        t_origin: float | None = None) -> WindowGraphs:
     """All windows of ``frames`` (in file order) and their graphs.
 
     ``profiles`` and ``window_profile`` (G,) give the vehicle profile each window is
     compared with (an index into ``profiles``, -1 for none; default: one profile for
     every window if one is given, else none): the relative node features of
     :mod:`canguard.graphs.relative`.
+
+    A stream (:mod:`canguard.deploy.stream`) builds its windows a few at a time:
+    ``frames`` is then the last earlier message of each profile ID (what "previous
+    message of this ID" and "last seen" refer to) followed by the new messages,
+    ``starts`` (G,) the windows' first messages in it, and ``t_origin`` the time of
+    the stream's first message (when an ID never seen went quiet: default, the
+    first of ``frames``).  ``start`` in the result then indexes ``frames``.
     """
-    starts = window_starts(len(frames), size, stride)
+    starts = window_starts(len(frames), size, stride) if starts is None else np.asarray(starts, np.int64)
     G, W = len(starts), size
     if G == 0:
         return _empty()
@@ -174,7 +182,7 @@ def build_window_graphs(frames: Frames, size: int, stride: int, profiles: list[V
         timestamp=frames.timestamp, can_id=frames.can_id, dlc=frames.dlc, payload=frames.payload, code=code,
         uid=uid.astype(np.int64), prev=prev_msg, slot=slot, win=win, node_of=node_of, node_win=node_win,
         node_code=node_key % K, count=count, starts=starts, size=W, profiles=profiles,
-        window_profile=window_profile)
+        window_profile=window_profile, t_origin=float(frames.timestamp[0]) if t_origin is None else t_origin)
     x = np.concatenate(
         [count[:, None], bmean, bstd, bmin, bmax, bpresent,
          dlc_mean[:, None], iat_mean[:, None], iat_std[:, None], first_pos[:, None], last_pos[:, None],

@@ -68,7 +68,7 @@ def relative_node_features(
     *, timestamp: np.ndarray, can_id: np.ndarray, dlc: np.ndarray, payload: np.ndarray, code: np.ndarray,
     uid: np.ndarray, prev: np.ndarray, slot: np.ndarray, win: np.ndarray, node_of: np.ndarray,
     node_win: np.ndarray, node_code: np.ndarray, count: np.ndarray, starts: np.ndarray, size: int,
-    profiles: list[VehicleProfile], window_profile: np.ndarray,
+    profiles: list[VehicleProfile], window_profile: np.ndarray, t_origin: float | None = None,
 ) -> np.ndarray:
     """(N, NUM_RELATIVE_FEATURES) float32 for the nodes of a recording's windows.
 
@@ -76,8 +76,10 @@ def relative_node_features(
     ``code`` (dense ID code into ``uid``), ``prev`` (previous message of the same ID, -1).
     Over window slots: ``slot`` (message index), ``win`` (window), ``node_of`` (node).
     Over nodes: ``node_win``, ``node_code``, ``count``.  ``window_profile`` (G,) indexes
-    ``profiles`` per window, -1 = no profile.
+    ``profiles`` per window, -1 = no profile.  ``t_origin``: the time since which an ID never seen
+    has been silent (default: the first message's).
     """
+    t_origin = float(timestamp[0]) if t_origin is None else float(t_origin)
     num_nodes = len(node_win)
     out = np.full((num_nodes, NUM_RELATIVE_FEATURES), np.nan, np.float64)
     out[:, COL["has_profile"]] = 0.0
@@ -158,7 +160,7 @@ def relative_node_features(
         feats[:, COL["change_surprise"]] = excess.max(axis=1)
 
         # a sender gone quiet: silence at the window's end against each ID's longest normal silence
-        overdue = _overdue(timestamp, code, uid, ends[wsel], prof)
+        overdue = _overdue(timestamp, code, uid, ends[wsel], prof, t_origin)
         by_window = np.zeros(len(starts))
         by_window[wsel] = overdue
         feats[nodes, COL["overdue"]] = by_window[node_win[nodes]]
@@ -168,7 +170,7 @@ def relative_node_features(
 
 
 def _overdue(timestamp: np.ndarray, code: np.ndarray, uid: np.ndarray, ends: np.ndarray,
-             prof: VehicleProfile) -> np.ndarray:
+             prof: VehicleProfile, t_origin: float) -> np.ndarray:
     """Per window end: log1p(sum over the profile's regular IDs of max(0, silence / iat_max - 1))."""
     regular = np.flatnonzero((prof.iat_samples >= MIN_IAT_SAMPLES) & np.isfinite(prof.iat_max) & (prof.iat_max > 0))
     if len(regular) == 0 or len(ends) == 0:
@@ -183,8 +185,8 @@ def _overdue(timestamp: np.ndarray, code: np.ndarray, uid: np.ndarray, ends: np.
         if present[k]:
             idx = order[bounds[pos[k]]: bounds[pos[k] + 1]]  # this ID's messages, in file order
             last = np.searchsorted(idx, ends, side="right") - 1
-            seen = np.where(last >= 0, timestamp[idx[np.maximum(last, 0)]], timestamp[0])
+            seen = np.where(last >= 0, timestamp[idx[np.maximum(last, 0)]], t_origin)
         else:
-            seen = np.full(len(ends), timestamp[0])
+            seen = np.full(len(ends), t_origin)
         total += np.maximum(0.0, (t_end - seen) / prof.iat_max[i] - 1.0)
     return np.log1p(total)

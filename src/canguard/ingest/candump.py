@@ -33,8 +33,9 @@ from canguard.ingest.hexcodec import NIBBLE, decode_hex_id, decode_hex_payload, 
 from canguard.ingest.lines import (
     LineChecks,
     as_mask,
-    match_lines,
+    empty_lines,
     parse_float,
+    read_lines,
     refuse_if_nothing_kept,
     regex_groups,
 )
@@ -87,7 +88,18 @@ def _check_fd(checks: LineChecks, data: pa.Array) -> tuple[np.ndarray, pa.Array]
 
 
 def read_candump(path: str | Path, label: int = UNKNOWN_LABEL) -> ReadResult:
-    lines, checks, g = match_lines(path, LINE_RE, EXPECTED)
+    return parse_candump(read_lines(path), path, label)
+
+
+def parse_candump(lines: pa.Array, path: str | Path, label: int = UNKNOWN_LABEL, first_line: int = 1,
+                  refuse: bool = True) -> ReadResult:
+    """candump lines (``lines[i]`` is line ``first_line + i`` of ``path``) -> kept frames and rejects.
+    ``refuse``: a whole file none of whose lines is candump is not a candump log (NotCanDataError); a
+    stream's batch of lines (``canguard detect -``) keeps its rejects instead."""
+    checks = LineChecks(lines, np.arange(first_line, first_line + len(lines)))
+    checks.reject(empty_lines(lines), "empty line")
+    matched, g = regex_groups(lines, LINE_RE)
+    checks.reject(~matched, f"expected {EXPECTED}")
 
     timestamp, ts_ok = parse_float(g["timestamp"])
     checks.reject(~ts_ok, "timestamp in parentheses is not a number")
@@ -102,7 +114,8 @@ def read_candump(path: str | Path, label: int = UNKNOWN_LABEL) -> ReadResult:
     checks.reject(too_long & ~remote, "more than 8 data bytes")
     checks.reject(~data_ok & ~remote, "data is not hex digits in pairs")
 
-    refuse_if_nothing_kept(path, checks, EXPECTED)
+    if refuse:
+        refuse_if_nothing_kept(path, checks, EXPECTED)
     keep = checks.kept
     payload[remote] = 0
     dlc = np.where(remote, remote_length, dlc)

@@ -109,30 +109,38 @@ def enroll(plan: dict, parquets: dict[str, str | Path], window_size: int) -> Enr
     """Fit a vehicle's enrollment from its plan (:func:`plan_enrollment`, :func:`plan_training_profile`);
     ``parquets``: key -> ingested file.  With ``plan["benign_only"]`` the labelled attack messages are
     left out of the profile (training data); else every message counts, as on a vehicle."""
+    recordings = [(item["recording"], read_recording(parquets[item["recording"]])[0], item["seconds"])
+                  for item in plan["recordings"]]
+    return enroll_frames(plan["vehicle"], plan["source"], recordings, window_size, plan["seconds"],
+                         bool(plan.get("benign_only")))
+
+
+def enroll_frames(vehicle: str, source: str, recordings: list[tuple[str, Frames, float | None]], window_size: int,
+                  seconds: float | None = None, benign_only: bool = False) -> Enrollment:
+    """A vehicle's enrollment from ``(recording, frames, seconds)``: the first ``seconds`` (None: all) of
+    each recording's messages are one segment (``canguard enroll`` passes the logs it read)."""
     segments, first, second, info = [], [], [], []
-    for item in plan["recordings"]:
-        frames, _ = read_recording(parquets[item["recording"]])
+    for key, frames, prefix in recordings:
         if len(frames) == 0:
             continue
         t = frames.timestamp
-        keep = t < t[0] + item["seconds"] if item["seconds"] is not None else np.ones(len(frames), bool)
+        keep = t < t[0] + prefix if prefix is not None else np.ones(len(frames), bool)
         seg: Frames = frames.take(np.flatnonzero(keep))
         if len(seg) < 2:
             continue
         mid = len(seg) // 2
-        fit = (lambda f: f.take(f.label == 0)) if plan.get("benign_only") else (lambda f: f)
+        fit = (lambda f: f.take(f.label == 0)) if benign_only else (lambda f: f)
         segments.append(fit(seg))
         first.append(fit(seg.take(np.arange(mid))))
         second.append(fit(seg.take(np.arange(mid, len(seg)))))
-        info.append({"recording": item["recording"], "t_from": float(seg.timestamp[0]),
+        info.append({"recording": key, "t_from": float(seg.timestamp[0]),
                      "t_mid": float(seg.timestamp[mid]), "t_to": float(seg.timestamp[-1]),
                      "messages": len(seg), "attack_messages": int(np.sum(seg.label == 1)),
                      "unlabelled_messages": int(np.sum(seg.label == -1))})
     if not segments:
-        raise ValueError(f"vehicle {plan['vehicle']!r}: its enrollment recordings hold no traffic")
-    source = {"enrollment": plan["source"], "recordings": [s["recording"] for s in info],
-              "seconds": plan["seconds"], "benign_only": bool(plan.get("benign_only"))}
-    vehicle = plan["vehicle"]
-    return Enrollment(vehicle, plan["source"], info, fit_profile(segments, window_size, vehicle, source),
-                      (fit_profile(first, window_size, vehicle, source | {"half": 0}),
-                       fit_profile(second, window_size, vehicle, source | {"half": 1})))
+        raise ValueError(f"vehicle {vehicle!r}: its enrollment recordings hold no traffic")
+    about = {"enrollment": source, "recordings": [s["recording"] for s in info], "seconds": seconds,
+             "benign_only": benign_only}
+    return Enrollment(vehicle, source, info, fit_profile(segments, window_size, vehicle, about),
+                      (fit_profile(first, window_size, vehicle, about | {"half": 0}),
+                       fit_profile(second, window_size, vehicle, about | {"half": 1})))

@@ -35,6 +35,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from canguard.detectors import Detector
@@ -154,7 +155,9 @@ def launch(job: WorkerJob, geometry: Geometry, where: str, launch_log: str | Pat
              geometry.processes, geometry.nodes, where, " ".join(cmd))
     log.info("rank logs: %s; launcher output: %s", job.log_path("<rank>"), launch_log)
     Path(launch_log).parent.mkdir(parents=True, exist_ok=True)
-    with open(launch_log, "w") as out:
+    with open(launch_log, "a") as out:  # after an earlier (stopped) attempt's output
+        out.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n")
+        out.flush()
         # a session of its own: a terminal's Ctrl-C reaches this process alone, which passes it on once
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
                                 start_new_session=True)
@@ -173,7 +176,8 @@ def _raise_for(job: WorkerJob, geometry: Geometry, code: int, launch_log) -> Non
     if len(stopped) == geometry.processes or (code == EXIT_STOPPED and not failed and stopped):
         first = stopped[0]
         log.warning("rank %d: %s", first["rank"], first["message"])
-        raise TrainingStopped(first.get("signal") or "a signal", f"{first.get('where', '')} on all "
+        ranks = "all" if len(stopped) == geometry.processes else f"{len(stopped)} of"
+        raise TrainingStopped(first.get("signal") or "a signal", f"{first.get('where', '')} on {ranks} "
                               f"{geometry.processes} rank(s) (logs {job.log_path('<rank>')})".strip())
     how = f"exit status {code}" if code >= 0 else f"killed by {_signal_name(-code)}"
     if failed:

@@ -262,7 +262,7 @@ def run(job: WorkerJob, rank: int | None = None) -> int:
     logfile = job.log_path(rank)
     if logfile:
         Path(logfile).parent.mkdir(parents=True, exist_ok=True)
-    setup_logging(logfile)
+    setup_logging(logfile, append=True)  # a resumed attempt keeps the stopped one's log above its own
     threads = rank_threads(job)
     # Fabric's launcher sets the thread count itself unless OMP_NUM_THREADS says it
     os.environ["OMP_NUM_THREADS"] = str(threads)

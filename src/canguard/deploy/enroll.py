@@ -1,0 +1,78 @@
+"""Enrolling a new vehicle into a detector: its profile and threshold from benign traffic of its own.
+
+    canguard enroll --model results/default/detectors/synthetic/gat_student/seed0 --vehicle delta benign.log
+
+The same procedure as the workflow's enrolled protocol (:mod:`canguard.profiles.enrollment`,
+:func:`canguard.evaluation.alarms.fit_thresholds`), with the detector's exported model: every
+message of the logs counts (no labels are read to clean them; labelled attack messages are
+counted and reported), the profile is fitted on all of it, and the threshold on the
+enrollment windows scored out of sample (each half of a log against the profile of the other
+half) at the detector's false-alarm budget.  Nothing is retrained.  The entry is written to
+``vehicles/enrolled/<vehicle>.json`` in the detector folder.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from canguard.deploy.bundle import DetectorBundle, vehicle_entry, write_vehicle
+from canguard.deploy.onnx_model import batch_inputs
+from canguard.evaluation.thresholds import false_alarm_threshold, seconds_per_window
+from canguard.graphs.builder import build_window_graphs, select_graphs
+from canguard.ingest.detect import read_any
+from canguard.profiles.enrollment import enroll_frames
+
+log = logging.getLogger(__name__)
+
+
+def enroll_vehicle(bundle: DetectorBundle, vehicle: str, logs: list[str | Path], seconds: float | None = None,
+                   false_alarms_per_hour: float | None = None, scorer=None) -> tuple[dict, Path]:
+    """Fit ``vehicle``'s enrollment from ``logs`` (the first ``seconds`` of each, or all); returns the entry
+    and the file it was written to."""
+    if not logs:
+        raise ValueError("enroll: no log given (expected one or more benign logs of the vehicle)")
+    recordings, rejects, read = [], Counter(), []
+    for path in logs:
+        result = read_any(path)
+        recordings.append((str(path), result.frames, seconds))
+        rejects.update(result.rejects.column("reason").to_pylist())
+        read.append({"log": str(path), "format": result.format, "messages": len(result.frames),
+                     "rejected": result.rejects.num_rows})
+    enrollment = enroll_frames(vehicle, "logs", recordings, bundle.size, seconds)
+    size, stride = bundle.size, bundle.stride
+    scorer = scorer if scorer is not None else bundle.scorer()
+    scores, t_start, t_end = [], [], []
+    for key, frames, _ in recordings:
+        starts = np.arange(0, max(len(frames) - size + 1, 0), stride)
+        if len(starts) == 0:
+            continue
+        index = enrollment.window_profiles(key, frames.timestamp[starts], frames.timestamp[starts + size - 1])
+        graphs = build_window_graphs(frames, size, stride, enrollment.profiles(), index)
+        graphs = select_graphs(graphs, index > 0)  # inside an enrollment half, judged by the other half
+        scores.append(scorer(batch_inputs(graphs, bundle.prep)))
+        t_start.append(graphs.t_start)
+        t_end.append(graphs.t_end)
+    scores = np.concatenate(scores) if scores else np.zeros(0)
+    if len(scores) == 0:
+        raise ValueError(f"enroll {vehicle}: no enrollment window of {size} messages inside a half of "
+                         f"{[str(p) for p in logs]} (each log needs at least {2 * size} messages"
+                         f"{f' in its first {seconds} s' if seconds else ''})")
+    budget = false_alarms_per_hour or bundle.manifest["false_alarms_per_hour"]
+    spw = seconds_per_window(np.concatenate(t_start), np.concatenate(t_end), size, stride)
+    threshold = false_alarm_threshold(scores, spw, budget) | {
+        "fit_on": f"enrollment windows of {vehicle} (out of sample, unlabelled)"}
+    report = enrollment.report() | {"enrollment_windows": len(scores), "logs": read,
+                                    "rejects_by_reason": dict(rejects)}
+    if report["flagged"]:
+        log.warning("enroll %s: %d labelled attack messages in the enrollment traffic: the profile and the "
+                    "threshold include them", vehicle, report["attack_messages"])
+    entry = vehicle_entry(vehicle, "enrolled", enrollment.profile, threshold, bundle.id,
+                          {"enrolled_by": "canguard enroll", "report": report})
+    path = write_vehicle(bundle.folder, entry)
+    log.info("enrolled %s: %d messages, %d IDs, threshold %.4g from %d windows (%s)", vehicle, report["messages"],
+             report["profile_ids"], threshold["value"], len(scores), threshold["method"])
+    return entry, path

@@ -12,7 +12,7 @@ attack-free training recording, the preprocessing fitted on the training recordi
 Side by side in one run, one pinned core, one onnxruntime / torch thread:
 
 * throughput: the streaming detector (canguard.deploy.detector, as ``canguard detect FILE`` runs
-  it once the log is read) over the recording's messages in chunks of 25,600, windows scored 256
+  it once the log is read) over the recording's messages in chunks of 25,600, windows scored 64
   at a time, with the exported ONNX model and with the PyTorch model; reading the log is timed
   apart;  compared with a saturated CAN bus: ~8,000 frames/s at 1 Mbit/s (DLC 8), ~4,000 at 500 kbit/s;
 * latency: messages handed over one window (100 messages) at a time, as a live bus delivers them:
@@ -68,7 +68,7 @@ def chunks(frames, n: int):
 
 def throughput(bundle, judging, scorer, frames) -> dict:
     parts = chunks(frames, 25_600)
-    detector = StreamingDetector(bundle, judging, scorer, all_windows=False, batch_windows=256)
+    detector = StreamingDetector(bundle, judging, scorer, all_windows=False, batch_windows=64)
     t = time.perf_counter()
     for c in parts:
         detector.push(c)

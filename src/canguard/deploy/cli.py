@@ -54,7 +54,8 @@ def add_commands(sub) -> dict:
     d.add_argument("--all-windows", action="store_true", help="a line for every window, not only alarms")
     d.add_argument("--report", help="write the run's report (JSON) here too")
     d.add_argument("--threads", type=int, default=1, help="onnxruntime threads")
-    d.add_argument("--batch-windows", type=int, default=256, help="windows scored together at most")
+    d.add_argument("--batch-windows", type=int, default=64, help="windows scored together at most (64: the fastest "
+                   "with onnxruntime on one core, benchmarks/detect_throughput.py)")
     d.add_argument("--idle", type=float, default=1.0, help="seconds without a message that count as a silence")
     d.add_argument("--stop-after-idle", type=float, help="bus/stdin: end after this many silent seconds")
     r = sub.add_parser("replay", help="send a CAN log onto a python-can bus (as fast as possible or --realtime)")

@@ -49,7 +49,7 @@ class StreamingDetector:
     """Windows of the stream judged by a detector bundle (see the module docstring)."""
 
     def __init__(self, bundle: DetectorBundle, judging: Judging, scorer=None, all_windows: bool = False,
-                 batch_windows: int = 256):
+                 batch_windows: int = 64):
         self.bundle, self.judging = bundle, judging
         self.scorer = scorer if scorer is not None else bundle.scorer()
         self.stream = WindowStream(bundle.size, bundle.stride, judging.profile)

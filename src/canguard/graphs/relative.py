@@ -169,24 +169,36 @@ def relative_node_features(
     return out.astype(np.float32)
 
 
+OVERDUE_BLOCK = 4096  # window ends per block of the (regular IDs x windows) look-up: bounded memory
+
+
 def _overdue(timestamp: np.ndarray, code: np.ndarray, uid: np.ndarray, ends: np.ndarray,
              prof: VehicleProfile, t_origin: float) -> np.ndarray:
-    """Per window end: log1p(sum over the profile's regular IDs of max(0, silence / iat_max - 1))."""
+    """Per window end: log1p(sum over the profile's regular IDs of max(0, silence / iat_max - 1)).
+
+    One sorted look-up for every (regular ID, window end): the ID's messages keyed by
+    ``rank * n + message index``, searched for ``rank * n + end``; the sum over IDs runs in
+    profile order, as one term per ID added in turn."""
     regular = np.flatnonzero((prof.iat_samples >= MIN_IAT_SAMPLES) & np.isfinite(prof.iat_max) & (prof.iat_max > 0))
     if len(regular) == 0 or len(ends) == 0:
         return np.zeros(len(ends))
-    order = np.argsort(code, kind="stable")
-    bounds = np.concatenate([[0], np.cumsum(np.bincount(code, minlength=len(uid)))])
+    n, R = len(timestamp), len(regular)
     pos = np.searchsorted(uid, prof.can_id[regular])
     present = (pos < len(uid)) & (uid[np.minimum(pos, len(uid) - 1)] == prof.can_id[regular])
-    t_end = timestamp[ends]
-    total = np.zeros(len(ends))
-    for k, i in enumerate(regular):
-        if present[k]:
-            idx = order[bounds[pos[k]]: bounds[pos[k] + 1]]  # this ID's messages, in file order
-            last = np.searchsorted(idx, ends, side="right") - 1
-            seen = np.where(last >= 0, timestamp[idx[np.maximum(last, 0)]], t_origin)
-        else:
-            seen = np.full(len(ends), t_origin)
-        total += np.maximum(0.0, (t_end - seen) / prof.iat_max[i] - 1.0)
-    return np.log1p(total)
+    rank_of_code = np.full(len(uid), -1, np.int64)
+    rank_of_code[pos[present]] = np.flatnonzero(present)
+    rank = rank_of_code[code]
+    msg = np.flatnonzero(rank >= 0)                      # messages of the regular IDs, in file order
+    key = rank[msg] * n + msg
+    order = np.argsort(key, kind="stable")
+    key, msg = key[order], msg[order]
+    ranks = np.arange(R, dtype=np.int64)[:, None]
+    iat_max = prof.iat_max[regular][:, None]
+    out = np.zeros(len(ends))
+    for lo in range(0, len(ends), OVERDUE_BLOCK):
+        e = ends[lo: lo + OVERDUE_BLOCK]
+        last = np.searchsorted(key, ranks * n + e[None, :], side="right") - 1      # (R, block)
+        found = (last >= 0) & (key[np.maximum(last, 0)] // n == ranks) if len(key) else np.zeros((R, len(e)), bool)
+        seen = np.where(found, timestamp[msg[np.maximum(last, 0)]] if len(key) else t_origin, t_origin)
+        out[lo: lo + len(e)] = np.log1p(np.maximum(0.0, (timestamp[e][None, :] - seen) / iat_max - 1.0).sum(axis=0))
+    return out

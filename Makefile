@@ -13,7 +13,7 @@ SNAKEMAKE_ARGS ?=
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.canguard-installed
 
-.PHONY: run dry-run lint test test-slow test-faults test-slurm cluster-up cluster-down bench report clean-results
+.PHONY: run dry-run plan lint test test-slow test-faults test-slurm cluster-up cluster-down bench report clean-results
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,13 @@ run: $(STAMP)
 
 dry-run: $(STAMP)
 	$(BIN)/snakemake --profile profiles/default --cores $(CORES) --dry-run $(if $(CONFIG),--configfile $(CONFIG)) $(SNAKEMAKE_ARGS)
+
+# the size of a run before running it: the catalog of each dataset first (a checkpoint: until it exists a dry run
+# sees only `catalog` and `all`; on the synthetic default this simulates the recordings), then the dry run of
+# everything, whose job table counts the recordings (ingest) and every other job
+plan: $(STAMP)
+	$(BIN)/snakemake --profile profiles/default --cores $(CORES) --until catalog --quiet rules $(if $(CONFIG),--configfile $(CONFIG))
+	$(BIN)/snakemake --profile profiles/default --cores $(CORES) --dry-run --quiet rules $(if $(CONFIG),--configfile $(CONFIG)) $(SNAKEMAKE_ARGS)
 
 # ruff (rules in pyproject.toml), snakefmt --check, snakemake --lint (.ci/snakemake_lint.py says what it accepts)
 lint: $(STAMP)

@@ -56,11 +56,12 @@ def _versions() -> dict[str, str]:
 @pytest.mark.parametrize("module, expected", [
     # the summary tables: only the summary
     ("evaluation/summary.py", {"summary"}),
-    # the alarm rule: the two rules that judge alarms (the figures read the alarms tables)
-    ("evaluation/alarms.py", {"evaluate", "evaluate_fusion"}),
+    # the alarm rule: the two rules that judge alarms (the figures read the alarms tables), and the export
+    # (a detector takes its thresholds by the rule's names)
+    ("evaluation/alarms.py", {"evaluate", "evaluate_fusion", "export"}),
     # the relative features: everything that reads windows (their labels, graphs) or a trained model
     ("graphs/relative.py", {"split", "vehicle_profile", "enroll", "preprocessing", "shards", "train",
-                            "find_batch_size", "find_lr", "score", "score_rules", "efficiency"}),
+                            "find_batch_size", "find_lr", "score", "score_rules", "efficiency", "export"}),
 ])
 def test_editing_a_module_changes_exactly_the_rules_that_import_it(package_copy, module, expected):
     before = _versions()

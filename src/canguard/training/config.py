@@ -41,6 +41,7 @@ class TrainConfig:
     pin_memory: bool | str = "auto"  # auto: on a GPU only
     prefetch_factor: int = 4  # batches each worker prepares ahead
     max_steps_per_epoch: int = 0  # 0 = whole epoch (tests and smoke runs use a few)
+    log_every_s: float = 30.0  # a progress line (batch, graphs/s, loss, ETA) inside an epoch this often; 0 = none
     profile: bool = False  # per-phase timing, torch.profiler traces, memory profile
     profile_steps: int = 8
 

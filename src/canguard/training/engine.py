@@ -292,6 +292,7 @@ class Engine:
         start = position["batch"] if position else 0
         total, count = (position["loss_sum"], position["batches"]) if position else (0.0, 0)
         progress = _progress(max_batches, f"epoch {epoch}")
+        steps = StepLog(epoch, max_batches, start, cfg.log_every_s if self.rank_zero else 0.0)
         iterator = iter(loader)
         for _ in range(start):  # the epoch's order is fixed by (seed, epoch): skip what was trained
             next(iterator)
@@ -323,6 +324,7 @@ class Engine:
             if progress is not None:
                 progress.update(1)
                 progress.set_postfix(loss=f"{total / count:.4f}")
+            steps.step(i + 1, batch.num_graphs, total / count)
             if not accumulating and i + 1 < max_batches and _agreed(fabric, stop):
                 state["position"] = {"epoch": epoch, "batch": i + 1, "loss_sum": total, "batches": count}
                 self._save_last(task, optimizer, scheduler, plateau, state, fingerprint,
@@ -375,6 +377,29 @@ def write_history(path: Path, history: list[dict]) -> None:
 
 def _fmt(metrics: dict) -> str:
     return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items())
+
+
+class StepLog:
+    """A progress line inside an epoch every ``every_s`` seconds (0: none), in the rule's log as on a console:
+    ``epoch 3: batch 1200/5000 (24%), 850 graphs/s, loss 0.2141, epoch ETA 4:28``."""
+
+    def __init__(self, epoch: int, total: int, start: int, every_s: float):
+        self.epoch, self.total, self.every_s = epoch, total, every_s
+        self.t0 = self.last = time.perf_counter()
+        self.first, self.graphs = start, 0
+
+    def step(self, batch: int, graphs: int, loss: float) -> None:
+        if not self.every_s:
+            return
+        self.graphs += graphs
+        now = time.perf_counter()
+        if now - self.last < self.every_s:
+            return
+        self.last = now
+        done, elapsed = batch - self.first, now - self.t0
+        eta = elapsed / max(done, 1) * (self.total - batch)
+        log.info("epoch %d: batch %d/%d (%d%%), %.0f graphs/s, loss %.4f, epoch ETA %d:%02d", self.epoch, batch,
+                 self.total, 100 * batch // max(self.total, 1), self.graphs / elapsed, loss, eta // 60, eta % 60)
 
 
 def _progress(total: int, desc: str):

@@ -277,8 +277,8 @@ MISTAKES = {
                               "max_epochs, batch_size, lr, weight_decay, scheduler, warmup_epochs, grad_accum, "
                               "grad_clip, precision, accelerator, devices, num_nodes, strategy, patience, min_delta, "
                               "loss, focal_gamma, unknown_id_rate, profile_dropout, kl_weight, temperature, alpha, "
-                              "beta, num_workers, pin_memory, prefetch_factor, max_steps_per_epoch, log_every_s, profile, "
-                              "profile_steps)"),
+                              "beta, num_workers, pin_memory, prefetch_factor, max_steps_per_epoch, log_every_s, "
+                              "profile, profile_steps)"),
     "families []": ({"models": {"families": []}},
                     'config error: models.families: [] is not valid (allowed: a non-empty list of: "gat", "vgae"; '
                     "no repeats)"),

@@ -7,7 +7,7 @@
 # catalog -> ingest -> split, vehicle_profile, enroll -> preprocessing -> shards -> train (teacher, then
 # distilled student and student without teacher, per family and seed) -> score (+ score_rules) ->
 # evaluate, evaluate_fusion (+ attack_episodes, efficiency) -> figures -> summary; export (the
-# distilled students as detectors for `canguard detect`).
+# students as detectors for `canguard detect`).
 # Outputs go under results/<run>/, logs under logs/<run>/ (run: config run_name, else the first
 # --configfile's name, else `default`).
 #

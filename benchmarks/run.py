@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import detect_throughput  # noqa: E402
 import graph_throughput  # noqa: E402
 import ingest_throughput  # noqa: E402
+import threads_under_load  # noqa: E402
 import training_throughput  # noqa: E402
 
 BENCHMARKS = {
@@ -23,6 +24,7 @@ BENCHMARKS = {
     "graph_throughput": graph_throughput.run,
     "training_throughput": training_throughput.run,
     "detect_throughput": detect_throughput.run,
+    "threads_under_load": threads_under_load.run,
 }
 
 

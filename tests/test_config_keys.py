@@ -52,7 +52,7 @@ VALUES = {
     "training.pin_memory": True,
     "training.accelerator": "cpu",
     "training.strategy": "ddp",
-    "deploy.models": ["gat_student", "vgae_student", "gat_teacher"],
+    "deploy.models": ["gat_student", "gat_teacher"],
 }
 
 

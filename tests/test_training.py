@@ -290,3 +290,19 @@ def test_the_command_line_takes_the_design_names_and_refuses_unknown_keys_in_one
         training_overrides('{"epoch": 5}')
     assert main(["train", "--model", "gat", "--shards", "x", "--config", '{"epoch": 5}']) == 2
     assert main(["train", "--model", "gat", "--shards", "x", "--hardware", "tpu-pod"]) == 2
+
+
+def test_a_progress_line_inside_an_epoch_says_batch_rate_loss_and_eta(caplog):
+    from canguard.training import engine
+
+    clock = iter([0.0, 5.0, 31.0, 40.0, 62.0])  # start, then one reading per step
+    steps = engine.StepLog(epoch=3, total=100, start=0, every_s=30.0, clock=lambda: next(clock))
+    with caplog.at_level("INFO", logger="canguard.training.engine"):
+        for batch in (1, 2, 3, 4):
+            steps.step(batch, graphs=64, loss=0.25)
+    lines = [r.getMessage() for r in caplog.records]
+    # one line after 31 s (batch 2: 128 graphs), none at 40 s (9 s later), one at 62 s
+    assert lines == ["epoch 3: batch 2/100 (2%), 4 graphs/s, loss 0.2500, epoch ETA 25:19",
+                     "epoch 3: batch 4/100 (4%), 4 graphs/s, loss 0.2500, epoch ETA 24:48"]
+    quiet = engine.StepLog(epoch=0, total=10, start=0, every_s=0.0, clock=iter([0.0]).__next__)
+    quiet.step(1, 64, 0.1)  # every_s 0: no line (and no clock read: the clock has no second value)

@@ -130,28 +130,36 @@ def relative_node_features(
         feats[:, COL["dlc_unseen"]] = _node_mean(n, dlc_new, ones, num_nodes)
         has_prev = prev[m] >= 0
         pm = np.maximum(prev[m], 0)
-        n_values = prof.value_seen.sum(axis=2)
-        n_deltas = prof.delta_seen.sum(axis=2)
-        rate_ch = prof.change_rate()
+        # per (ID, byte) of the profile, gathered once per slot: which bytes are categorical enough to judge a
+        # value or a change by, their range, and the excess surprise of a changed or an unchanged byte
+        pairs_ok = prof.pairs >= MIN_OBSERVATIONS
+        value_ok = ((prof.value_seen.sum(axis=2) <= LOW_CARDINALITY) & pairs_ok)[rk]
+        delta_ok = ((prof.delta_seen.sum(axis=2) <= LOW_CARDINALITY) & pairs_ok)[rk]
+        pc = prof.change_rate()
+        entropy = -(pc * np.log(pc) + (1 - pc) * np.log1p(-pc))
+        nll_changed, nll_same = (-np.log(pc) - entropy)[rk], (-np.log1p(-pc) - entropy)[rk]
+        byte_lo, byte_hi = prof.byte_min[rk], prof.byte_max[rk]
+        prev_dlc = dlc[pm]
+        value_seen = prof.value_seen.reshape(-1)   # [(row * 8 + byte) * 256 + value]
+        delta_seen = prof.delta_seen.reshape(-1)
         unseen = eligible = outside = carried_n = delta_new = delta_eligible = 0.0
         excess = np.zeros((num_nodes, 8))
         for j in range(8):
             carried = known & (d > j)
             v = payload[m, j].astype(np.int64)
-            elig = carried & (n_values[rk, j] <= LOW_CARDINALITY) & (prof.pairs[rk, j] >= MIN_OBSERVATIONS)
-            unseen = unseen + (elig & ~prof.value_seen[rk, j, v])
+            cell = (rk * 8 + j) * 256
+            elig = carried & value_ok[:, j]
+            unseen = unseen + (elig & ~value_seen[cell + v])
             eligible = eligible + elig
-            lo, hi = prof.byte_min[rk, j], prof.byte_max[rk, j]
+            lo, hi = byte_lo[:, j], byte_hi[:, j]
             outside = outside + (carried & ((lo < 0) | (v < lo) | (v > hi)))
             carried_n = carried_n + carried
-            both = carried & has_prev & (dlc[pm] > j)
+            both = carried & has_prev & (prev_dlc > j)
             delta = (v - payload[pm, j]) % 256
-            elig_d = both & (n_deltas[rk, j] <= LOW_CARDINALITY) & (prof.pairs[rk, j] >= MIN_OBSERVATIONS)
-            delta_new = delta_new + (elig_d & ~prof.delta_seen[rk, j, delta])
+            elig_d = both & delta_ok[:, j]
+            delta_new = delta_new + (elig_d & ~delta_seen[cell + delta])
             delta_eligible = delta_eligible + elig_d
-            pc = rate_ch[rk, j]
-            entropy = -(pc * np.log(pc) + (1 - pc) * np.log1p(-pc))
-            nll = np.where(delta != 0, -np.log(pc), -np.log1p(-pc)) - entropy
+            nll = np.where(delta != 0, nll_changed[:, j], nll_same[:, j])
             excess[:, j] = _node_mean(n, np.where(both, nll, 0.0), both, num_nodes)
         share = lambda a, b: np.where(np.asarray(b) > 0, a / np.maximum(b, 1), 0.0)  # noqa: E731
         feats[:, COL["value_unseen"]] = _node_mean(n, share(unseen, eligible), ones, num_nodes)

@@ -54,7 +54,8 @@ def read_cantt_csv(path: str | Path) -> ReadResult:
 
     timestamp, ts_ok = parse_float(ts_raw)
     checks.reject(~ts_ok, "timestamp is not a number")
-    id_raw = pc.replace_substring_regex(id_raw, r"^0[xX]", b"")
+    if pc.any(pc.or_(pc.starts_with(id_raw, "0x"), pc.starts_with(id_raw, "0X"))).as_py():  # rare: skip the regex
+        id_raw = pc.replace_substring_regex(id_raw, r"^0[xX]", b"")
     can_id, id_ok = decode_hex_id(id_raw)
     checks.reject(~id_ok, "arbitration_id is not a CAN ID (1-8 hex digits, at most 0x1FFFFFFF)")
     payload, dlc, data_ok = decode_hex_payload(data_raw)

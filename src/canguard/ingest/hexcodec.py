@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+from numpy.lib.stride_tricks import sliding_window_view
 
 _HEX_UPPER = np.frombuffer(b"0123456789ABCDEF", dtype=np.uint8)
 
@@ -40,18 +41,16 @@ def fixed_width(arr: pa.Array, width: int, fill: int = ord("0")) -> tuple[np.nda
     """Left-aligned (n, width) uint8 matrix of the first ``width`` bytes of each string.
 
     Returns the matrix (padded with ``fill``) and each string's length (clipped to width).
+    Each row is copied whole from a ``width``-byte sliding window over the (padded) data
+    buffer at the string's offset, then the bytes past the string's end are set to ``fill``:
+    one gather of contiguous rows, no per-byte index.
     """
     offsets, data = string_buffers(arr)
-    n = len(offsets) - 1
     lengths = np.diff(offsets)
-    out = np.full((n, width), fill, dtype=np.uint8)
-    clipped = np.minimum(lengths, width)
-    if n and clipped.sum():
-        col = np.arange(width)[None, :]
-        mask = col < clipped[:, None]
-        src = (offsets[:-1, None] + col)[mask]
-        out[mask] = data[src]
-    return out, lengths
+    padded = np.concatenate([data, np.full(width, fill, np.uint8)])
+    rows = sliding_window_view(padded, width)[offsets[:-1]]
+    inside = np.arange(width)[None, :] < lengths[:, None]
+    return np.where(inside, rows, np.uint8(fill)), lengths
 
 
 def decode_hex_payload(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

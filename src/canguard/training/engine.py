@@ -31,6 +31,7 @@ import logging
 import math
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -292,7 +293,8 @@ class Engine:
         start = position["batch"] if position else 0
         total, count = (position["loss_sum"], position["batches"]) if position else (0.0, 0)
         progress = _progress(max_batches, f"epoch {epoch}")
-        steps = StepLog(epoch, max_batches, start, cfg.log_every_s if self.rank_zero else 0.0)
+        steps = StepLog(epoch, max_batches, start, cfg.log_every_s if self.rank_zero else 0.0,
+                        console_prefix=f"[{self.out_dir}] ")
         iterator = iter(loader)
         for _ in range(start):  # the epoch's order is fixed by (seed, epoch): skip what was trained
             next(iterator)
@@ -383,23 +385,30 @@ class StepLog:
     """A progress line inside an epoch every ``every_s`` seconds (0: none), in the rule's log as on a console:
     ``epoch 3: batch 1200/5000 (24%), 850 graphs/s, loss 0.2141, epoch ETA 4:28``."""
 
-    def __init__(self, epoch: int, total: int, start: int, every_s: float):
-        self.epoch, self.total, self.every_s = epoch, total, every_s
-        self.t0 = self.last = time.perf_counter()
+    def __init__(self, epoch: int, total: int, start: int, every_s: float, clock=time.perf_counter,
+                 console_prefix: str = ""):
+        self.epoch, self.total, self.every_s, self.clock = epoch, total, every_s, clock
+        self.console_prefix = console_prefix
+        self.t0 = self.last = clock()
         self.first, self.graphs = start, 0
 
     def step(self, batch: int, graphs: int, loss: float) -> None:
         if not self.every_s:
             return
         self.graphs += graphs
-        now = time.perf_counter()
+        now = self.clock()
         if now - self.last < self.every_s:
             return
         self.last = now
         done, elapsed = batch - self.first, now - self.t0
         eta = elapsed / max(done, 1) * (self.total - batch)
-        log.info("epoch %d: batch %d/%d (%d%%), %.0f graphs/s, loss %.4f, epoch ETA %d:%02d", self.epoch, batch,
-                 self.total, 100 * batch // max(self.total, 1), self.graphs / elapsed, loss, eta // 60, eta % 60)
+        minutes, seconds = divmod(int(eta), 60)
+        line = (f"epoch {self.epoch}: batch {batch}/{self.total} ({100 * batch // max(self.total, 1)}%), "
+                f"{self.graphs / elapsed:.0f} graphs/s, loss {loss:.4f}, epoch ETA {minutes}:{seconds:02d}")
+        log.info("%s", line)
+        # a rule's log is a file: the line goes to the console (Snakemake's terminal) as well
+        if not any(type(h) is logging.StreamHandler for h in logging.getLogger().handlers):
+            print(f"{self.console_prefix}{line}", file=sys.stderr, flush=True)
 
 
 def _progress(total: int, desc: str):

@@ -14,7 +14,9 @@ rule train:
         "logs/{run}/train/{dataset}/{family}_{role}/seed{seed}.log",
     benchmark:
         "results/{run}/benchmarks/train/{dataset}/{family}_{role}/seed{seed}.tsv"
-    threads: 2
+    # one torch thread: a 2-thread job beside one busy core trains at 0.27x its idle speed, a 1-thread job at
+    # 1.0x (benchmarks/threads_under_load.py); two 1-thread trainings run side by side instead
+    threads: 1
     # distributed.<role>: one task per GPU; the SLURM profiles add runtime, mem_mb (growing with attempt),
     # the partition, the CPUs per task and the warning signal before the time limit
     resources:

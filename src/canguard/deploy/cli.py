@@ -150,6 +150,7 @@ def detect_main(args, out=None, ready: threading.Event | None = None, stop: thre
     from canguard.deploy.sources import SourceError, bus_chunks, file_chunks, open_bus, stdin_chunks
     from canguard.ingest.result import NotCanDataError
     from canguard.logs import setup_logging
+    from canguard.training.stopping import StopRequests
 
     setup_logging(None)
     out = out or sys.stdout
@@ -164,10 +165,10 @@ def detect_main(args, out=None, ready: threading.Event | None = None, stop: thre
                         "vehicle); enrol the vehicle for the enrolled protocol")
         detector = StreamingDetector(bundle, judging, bundle.scorer(args.threads), args.all_windows, args.batch_windows)
 
-        stopped = _StopOnSignal()
+        stopped = StopRequests((signal.SIGINT, signal.SIGTERM))  # end the stream cleanly, report written
 
         def should_stop() -> bool:
-            return stopped.signal is not None or (stop is not None and stop.is_set())
+            return stopped.requested or (stop is not None and stop.is_set())
 
         def silent(seconds: float) -> None:
             if detector.silence(seconds):
@@ -213,24 +214,3 @@ def detect_main(args, out=None, ready: threading.Event | None = None, stop: thre
                                           f"or frame(s) read ({first['reason']})"))
     return 0
 
-
-class _StopOnSignal:
-    """SIGINT/SIGTERM end the stream cleanly (the report is still written), in the main thread only."""
-
-    def __init__(self):
-        self.signal = None
-        self._old = {}
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for s in (signal.SIGINT, signal.SIGTERM):
-                self._old[s] = signal.signal(s, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        self.signal = signum
-
-    def __exit__(self, *exc):
-        for s, old in self._old.items():
-            signal.signal(s, old)
-        return False

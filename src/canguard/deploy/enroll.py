@@ -22,7 +22,8 @@ import numpy as np
 from canguard.deploy.bundle import DetectorBundle, vehicle_entry, write_vehicle
 from canguard.deploy.onnx_model import batch_inputs
 from canguard.evaluation.thresholds import false_alarm_threshold, seconds_per_window
-from canguard.graphs.builder import build_window_graphs, select_graphs
+from canguard.graphs.builder import select_graphs
+from canguard.graphs.parts import profiled_window_graphs
 from canguard.ingest.detect import read_any
 from canguard.profiles.enrollment import enroll_frames
 
@@ -47,11 +48,7 @@ def enroll_vehicle(bundle: DetectorBundle, vehicle: str, logs: list[str | Path],
     scorer = scorer if scorer is not None else bundle.scorer()
     scores, t_start, t_end = [], [], []
     for key, frames, _ in recordings:
-        starts = np.arange(0, max(len(frames) - size + 1, 0), stride)
-        if len(starts) == 0:
-            continue
-        index = enrollment.window_profiles(key, frames.timestamp[starts], frames.timestamp[starts + size - 1])
-        graphs = build_window_graphs(frames, size, stride, enrollment.profiles(), index)
+        graphs, index = profiled_window_graphs(key, frames, enrollment, size, stride)
         graphs = select_graphs(graphs, index > 0)  # inside an enrollment half, judged by the other half
         scores.append(scorer(batch_inputs(graphs, bundle.prep)))
         t_start.append(graphs.t_start)

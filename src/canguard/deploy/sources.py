@@ -28,7 +28,6 @@ import numpy as np
 import pyarrow as pa
 
 from canguard.deploy.detector import Chunk
-from canguard.deploy.stream import empty_frames
 from canguard.frames import UNKNOWN_LABEL, Frames
 from canguard.ingest.candump import parse_candump
 from canguard.ingest.detect import read_any
@@ -167,7 +166,7 @@ def bus_chunks(bus, idle_s: float = 1.0, stop_after_idle: float | None = None, m
 
 def _frames_of(rows: list[tuple]) -> Frames:
     if not rows:
-        return empty_frames()
+        return Frames.empty()
     payload = np.zeros((len(rows), 8), np.uint8)
     for i, r in enumerate(rows):
         if r[3]:

@@ -28,18 +28,6 @@ from canguard.graphs.builder import WindowGraphs, build_window_graphs
 from canguard.profiles.profile import VehicleProfile
 
 
-def concat_frames(parts: list[Frames]) -> Frames:
-    if len(parts) == 1:
-        return parts[0]
-    return Frames(*(np.concatenate([getattr(p, f) for p in parts]) for f in
-                    ("timestamp", "can_id", "dlc", "payload", "label", "frame_type")))
-
-
-def empty_frames() -> Frames:
-    return Frames(np.zeros(0), np.zeros(0, np.uint32), np.zeros(0, np.uint8), np.zeros((0, 8), np.uint8),
-                  np.zeros(0, np.int8))
-
-
 class WindowStream:
     """Windows of ``size`` messages every ``stride`` over pushed messages (see the module docstring)."""
 
@@ -52,7 +40,7 @@ class WindowStream:
         self._ctx_t = np.zeros(k)
         self._ctx_dlc = np.zeros(k, np.uint8)
         self._ctx_payload = np.zeros((k, 8), np.uint8)
-        self._buffer = empty_frames()             # messages from self._first on
+        self._buffer = Frames.empty()             # messages from self._first on
         self._first = 0                           # stream index of the buffer's first message
         self.messages = 0                         # messages pushed
         self.windows = 0                          # windows built; the next one starts at windows * stride
@@ -76,7 +64,7 @@ class WindowStream:
         if len(frames):
             if self.t_origin is None:
                 self.t_origin = float(frames.timestamp[0])
-            self._buffer = concat_frames([self._buffer, frames]) if len(self._buffer) else frames
+            self._buffer = Frames.concat([self._buffer, frames]) if len(self._buffer) else frames
             self.messages += len(frames)
 
     def drain(self, max_windows: int | None = None):
@@ -99,7 +87,7 @@ class WindowStream:
         ctx = np.flatnonzero(self._seen)
         ctx = ctx[np.argsort(self._ctx_t[ctx], kind="stable")]
         n_ctx = len(ctx)
-        frames = concat_frames([
+        frames = Frames.concat([
             Frames(self._ctx_t[ctx], self.profile.can_id[ctx] if n_ctx else np.zeros(0, np.uint32),
                    self._ctx_dlc[ctx], self._ctx_payload[ctx], np.full(n_ctx, -1, np.int8)),
             self._buffer.take(np.arange(lo, hi)),

@@ -52,9 +52,14 @@ def profiled_graphs(key: str, path: str, enrollment: Enrollment, size: int, stri
     """A recording's window graphs compared with a vehicle's profile, each window out of sample
     (:meth:`Enrollment.window_profiles`), and that index (-1: a window no profile can judge)."""
     frames, meta = read_recording(path)
+    return (*profiled_window_graphs(key, frames, enrollment, size, stride), meta)
+
+
+def profiled_window_graphs(key: str, frames, enrollment: Enrollment, size: int, stride: int):
+    """:func:`profiled_graphs` of messages already read (``canguard enroll`` reads logs)."""
     t_start, t_end = window_times(frames, size, stride)
     index = enrollment.window_profiles(key, t_start, t_end)
-    return build_window_graphs(frames, size, stride, enrollment.profiles(), index), index, meta
+    return build_window_graphs(frames, size, stride, enrollment.profiles(), index), index
 
 
 def overlaps(graphs, spans: list[tuple[float, float, float]]) -> np.ndarray:

@@ -17,12 +17,14 @@ import detect_throughput  # noqa: E402
 import graph_throughput  # noqa: E402
 import ingest_throughput  # noqa: E402
 import threads_under_load  # noqa: E402
+import training_at_scale  # noqa: E402
 import training_throughput  # noqa: E402
 
 BENCHMARKS = {
     "ingest_throughput": ingest_throughput.run,
     "graph_throughput": graph_throughput.run,
     "training_throughput": training_throughput.run,
+    "training_at_scale": training_at_scale.run,
     "detect_throughput": detect_throughput.run,
     "threads_under_load": threads_under_load.run,
 }

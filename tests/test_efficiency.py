@@ -76,7 +76,7 @@ def test_measure_efficiency_reports_sizes_latency_and_throughput(tmp_path, shard
 @pytest.mark.parametrize("family", ["gat", "vgae"])
 def test_traced_inference_equals_the_eager_detector_output(tmp_path, shards_folder, family):
     ckpt, _ = _checkpoint(tmp_path, family)
-    from canguard.training.run import load_model
+    from canguard.models.factory import load_model
     model, _ = load_model(ckpt)
     shards = GraphShards(shards_folder)
     shard = shards.shard(0)

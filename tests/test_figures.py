@@ -254,3 +254,26 @@ def test_figures_are_written_in_the_formats_asked_for(tmp_path):
     with pytest.raises(ValueError, match="figure formats"):
         with F.output_formats(["gif"]):
             pass
+
+
+def test_draw_all_in_several_processes_writes_the_same_files(tmp_path):
+    """The figures rule draws in as many processes as it has threads: the same files, byte for byte, in the
+    same order as one process draws them."""
+    from canguard.evaluation.plots import draw_all
+
+    rng = np.random.default_rng(5)
+    metrics = {m: v for m, v in fake_metrics(rng).items() if m in ("gat_teacher", "gat_student")}
+    tables = {"gat_teacher": fake_scores(rng, 3.0, n_win=120)}
+    zero_shot = {m: t.assign(protocol="zero_shot") for m, t in tables.items()}
+    alarms = {m: pd.concat([tables[m], zero_shot[m]], ignore_index=True) for m in tables}
+    t0 = tables["gat_teacher"]["t_start"].min()
+    episodes = pd.DataFrame({"recording": [f"{SCENARIOS[0]}_rec0"], "start": [t0 + 80], "end": [t0 + 110],
+                             "attack_type": ["dos"]})
+    written = {}
+    for workers in (1, 2):
+        written[workers] = draw_all(tmp_path / f"w{workers}", {"enrolled": metrics, "zero_shot": metrics}, alarms,
+                                    fake_efficiency(np.random.default_rng(1)), {}, episodes, formats=["png"],
+                                    score_models=("gat_teacher",), workers=workers)
+    names = [[p.relative_to(tmp_path / f"w{w}") for p in written[w]] for w in (1, 2)]
+    assert names[0] == names[1] and len(names[0]) >= 12
+    assert all((tmp_path / "w1" / n).read_bytes() == (tmp_path / "w2" / n).read_bytes() for n in names[0])

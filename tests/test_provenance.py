@@ -11,12 +11,13 @@ from canguard import provenance
 
 
 def _rules() -> dict[str, str]:
-    """rule name -> its block of text, from every workflow/rules/*.smk."""
+    """rule name -> its block of text (unindented), from every workflow/rules/*.smk; a rule may sit inside an
+    ``if`` (defined only when the config asks for what it makes)."""
     blocks = {}
     for smk in sorted((REPO / "workflow/rules").glob("*.smk")):
         text = smk.read_text()
-        for m in re.finditer(r"^(?:rule|checkpoint) (\w+):\n(.*?)(?=^\S|\Z)", text, re.S | re.M):
-            blocks[m.group(1)] = m.group(2)
+        for m in re.finditer(r"^( *)(?:rule|checkpoint) (\w+):\n(.*?)(?=^\1?\S|\Z)", text, re.S | re.M):
+            blocks[m.group(2)] = ("\n" + m.group(3)).replace("\n" + m.group(1), "\n")
     return blocks
 
 
@@ -59,9 +60,13 @@ def _versions() -> dict[str, str]:
     # the alarm rule: the two rules that judge alarms (the figures read the alarms tables), and the export
     # (a detector takes its thresholds by the rule's names)
     ("evaluation/alarms.py", {"evaluate", "evaluate_fusion", "export"}),
-    # the relative features: everything that reads windows (their labels, graphs) or a trained model
-    ("graphs/relative.py", {"split", "vehicle_profile", "enroll", "preprocessing", "shards", "train",
+    # the relative features: everything that builds graphs or reads a trained model, not the split or the
+    # profiles, which read only the windows' messages and labels
+    ("graphs/relative.py", {"preprocessing", "shards", "train",
                             "find_batch_size", "find_lr", "score", "score_rules", "efficiency", "export"}),
+    # the window grid: everything that cuts a recording into windows
+    ("graphs/windows.py", {"split", "vehicle_profile", "enroll", "preprocessing", "shards", "train", "find_batch_size",
+                           "find_lr", "score", "score_rules", "efficiency", "export"}),
 ])
 def test_editing_a_module_changes_exactly_the_rules_that_import_it(package_copy, module, expected):
     before = _versions()

@@ -425,6 +425,11 @@ def get_exported_models():
     return [m for m in config["deploy"]["models"] if m in get_models()]
 
 
+def get_exported_files(dataset, pattern):
+    """One file per exported model, in deploy.models' order: results/<run>/<pattern>."""
+    return [f"results/{RUN}/{pattern.format(dataset=dataset, model=m)}" for m in get_exported_models()]
+
+
 def get_detector_folders(dataset):
     return [f"results/{RUN}/detectors/{dataset}/{m}/seed0" for m in get_exported_models()]
 

@@ -100,19 +100,19 @@ rule evaluate_fusion:
 
 
 rule efficiency:
-    """Latency and throughput (seed 0); takes every core (evaluation.efficiency.exclusive) so that no other
-    job disturbs the timing."""
+    """Latency and throughput of every model (seed 0), timed one after the other in one job: one process
+    start, and numbers that compare on the same machine state. Takes every core
+    (evaluation.efficiency.exclusive) so that no other job disturbs the timing."""
     input:
-        ckpt="results/{run}/models/{dataset}/{model}/seed0/best.ckpt",
+        ckpts=lambda wildcards: [f"results/{RUN}/models/{wildcards.dataset}/{m}/seed0/best.ckpt" for m in get_models()],
         shards="results/{run}/shards/{dataset}/val",
     output:
-        efficiency="results/{run}/efficiency/{dataset}/{model}.json",
+        efficiency=expand("results/{{run}}/efficiency/{{dataset}}/{model}.json", model=get_models()),
     log:
-        "logs/{run}/efficiency/{dataset}/{model}.log",
-    wildcard_constraints:
-        model=get_model_pattern(),
+        "logs/{run}/efficiency/{dataset}.log",
     threads: get_efficiency_threads
     params:
+        models=get_models(),
         settings=get_efficiency_settings(),
         code=code_version("efficiency"),
     script:
@@ -162,6 +162,8 @@ rule figures:
         ),
     log:
         "logs/{run}/figures/{dataset}.log",
+    # figures are drawn in this many processes (fewer where the run has fewer cores)
+    threads: 4
     params:
         evaluated=get_evaluated_models(),
         trained=get_models(),

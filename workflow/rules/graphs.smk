@@ -81,6 +81,8 @@ rule shards:
         "logs/{run}/shards/{dataset}/{part}.log",
     benchmark:
         "results/{run}/benchmarks/shards/{dataset}/{part}.tsv"
+    # before the trainings where both wait: a few seconds each, and every score job needs all of them
+    priority: 1
     params:
         recordings=lambda wildcards: [e["key"] for e in get_part_recordings(wildcards.dataset, wildcards.part)],
         attacks=lambda wildcards: [e["attack"] for e in get_part_recordings(wildcards.dataset, wildcards.part)],

@@ -206,8 +206,8 @@ def export_detector(ckpt: str | Path, preprocessing: str | Path, thresholds: str
 
     from canguard.deploy.onnx_model import INPUTS, OPSET, OUTPUT, OnnxScorer, TorchScorer, export_onnx
     from canguard.graphs.dataset import GraphShards, batch_from_shard
+    from canguard.models.factory import load_model
     from canguard.profiles.enrollment import Enrollment
-    from canguard.training.run import load_model
 
     out = Path(out)
     model, meta = load_model(ckpt)

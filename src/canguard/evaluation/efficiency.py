@@ -42,7 +42,7 @@ import torch
 from torch import Tensor, nn
 
 from canguard.graphs.dataset import GraphShards, batch_from_shard
-from canguard.training.run import load_model
+from canguard.models.factory import load_model
 
 RUNTIMES = ("trace", "eager")
 

@@ -32,8 +32,8 @@ import torch
 from canguard.atomic import atomic_output
 from canguard.graphs.dataset import RELATIVE_COLUMNS, GraphShards, batch_from_shard, drop_profile
 from canguard.graphs.preprocessing import Preprocessing
+from canguard.models.factory import load_model
 from canguard.models.rules import ProfileRule
-from canguard.training.run import load_model
 
 HAS_PROFILE = RELATIVE_COLUMNS.stop - 1  # column of has_profile in x
 

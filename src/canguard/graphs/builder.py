@@ -23,6 +23,7 @@ import torch
 from canguard.frames import Frames, previous_same_id
 from canguard.graphs.features import NUM_EDGE_FEATURES, NUM_NODE_FEATURES
 from canguard.graphs.relative import relative_node_features
+from canguard.graphs.windows import window_starts
 from canguard.profiles.profile import VehicleProfile
 
 
@@ -80,14 +81,6 @@ def select_graphs(g: WindowGraphs, mask: np.ndarray) -> WindowGraphs:
         edge_attr=g.edge_attr[edge_mask], node_ptr=ptr(n_nodes), edge_ptr=ptr(n_edges), y=g.y[mask],
         attack_frac=g.attack_frac[mask], start=g.start[mask], t_start=g.t_start[mask], t_end=g.t_end[mask],
     )
-
-
-def window_starts(n: int, size: int, stride: int) -> np.ndarray:
-    if size < 1 or stride < 1:
-        raise ValueError(f"window size and stride must be >= 1, got W={size}, S={stride}")
-    if n < size:
-        return np.empty(0, dtype=np.int64)
-    return np.arange(0, n - size + 1, stride, dtype=np.int64)
 
 
 def _ms_log(seconds: np.ndarray) -> np.ndarray:

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from canguard.graphs.builder import build_window_graphs, window_starts
-from canguard.graphs.windows import read_recording
+from canguard.graphs.builder import build_window_graphs
+from canguard.graphs.windows import read_recording, window_starts
 from canguard.profiles.enrollment import Enrollment
 
 PROTOCOLS = ("zero_shot", "enrolled")

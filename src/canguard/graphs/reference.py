@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 
 from canguard.frames import Frames
-from canguard.graphs.builder import WindowGraphs, window_starts
+from canguard.graphs.builder import WindowGraphs
 from canguard.graphs.features import NUM_NODE_FEATURES
 from canguard.graphs.relative import LOG_CLIP, LOW_CARDINALITY, MIN_IAT_SAMPLES, MIN_OBSERVATIONS, NUM_RELATIVE_FEATURES
+from canguard.graphs.windows import window_starts
 from canguard.profiles.profile import VehicleProfile
 
 

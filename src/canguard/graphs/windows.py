@@ -1,7 +1,7 @@
 """Windows of one recording: reading it, the window grid, and the messages a set of windows covers.
 
 A recording of ``n`` messages has ``(n - W) // S + 1`` windows, the k-th over
-messages ``[k * S, k * S + W)`` (:func:`canguard.graphs.builder.window_starts`);
+messages ``[k * S, k * S + W)`` (:func:`window_starts`);
 messages after the last full window belong to no window (``tail``).  A window
 is an attack window if any of its messages is one, unlabelled (-1) if any is
 unlabelled, benign otherwise.
@@ -15,10 +15,18 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from canguard.frames import Frames
-from canguard.graphs.builder import window_starts
 from canguard.schema import read_metadata, table_to_frames
 
 GRAPH_COLUMNS = ["timestamp", "can_id", "dlc", *[f"byte_{i}" for i in range(8)], "label"]
+
+
+def window_starts(n: int, size: int, stride: int) -> np.ndarray:
+    """(G,) int64 first message of each full window of ``size`` messages every ``stride`` of ``n``."""
+    if size < 1 or stride < 1:
+        raise ValueError(f"window size and stride must be >= 1, got W={size}, S={stride}")
+    if n < size:
+        return np.empty(0, dtype=np.int64)
+    return np.arange(0, n - size + 1, stride, dtype=np.int64)
 
 
 def read_recording(parquet: str | Path) -> tuple[Frames, dict]:

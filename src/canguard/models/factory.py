@@ -26,12 +26,14 @@ for (workflow config ``models.id_embedding``).
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 from torch import nn
 
 from canguard.models.gat import GATClassifier
 from canguard.models.sizes import DEFAULT_SIZES, ID_EMBEDDING_DIMS  # noqa: F401 (re-exported)
 from canguard.models.vgae import VGAE
+from canguard.training.checkpoint import load_checkpoint
 
 _CLASSES = {"gat": GATClassifier, "vgae": VGAE}
 
@@ -52,6 +54,19 @@ def build_model(family: str, role: str, num_ids: int, sizes: dict | None = None)
     ``sizes`` overrides constructor keywords, e.g. ``{"hidden": 48}``.
     """
     return _CLASSES[family](num_ids=num_ids, **model_sizes(family, role, sizes))
+
+
+def load_model(ckpt: str | Path, map_location="cpu") -> tuple[nn.Module, dict]:
+    """A trained model from ``best.ckpt`` (weights only, never code) and its metadata, in eval mode.
+
+    Here and not beside the training loop, so that what only scores a model (scoring, efficiency,
+    export, ``canguard detect``) never imports Lightning.
+    """
+    state, meta = load_checkpoint(ckpt, map_location)
+    task = meta["task"]
+    model = build_model(task["family"], task["role"], task["num_ids"], task["sizes"])
+    model.load_state_dict(state["model"])
+    return model.eval(), meta
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:

@@ -3,7 +3,7 @@
 Every rule runs ``workflow/scripts/run_stage.py``, which calls :func:`run_job`:
 it sets up the rule's log, the job's CPU threads, and calls
 
-    run_<rule>(inputs, outputs, params, wildcards)
+    run_<rule>(inputs, outputs, params, wildcards)   # + threads=<the job's threads>, if it takes them
 
 with plain dicts (a name -> a path, or a list of paths; params and wildcards
 as the rule gives them).  A stage function does all the file I/O of its rule
@@ -39,6 +39,7 @@ whose stage imports it, directly or not.
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import sys
 from collections.abc import Sequence
@@ -96,7 +97,9 @@ def run_job(smk) -> None:
         torch = sys.modules.get("torch")  # imported by the stages that use it, and only by them
         if torch is not None:
             torch.set_num_threads(max(1, int(smk.threads)))
-        stage(_plain(smk.input), _plain(smk.output), _plain(smk.params), _plain(smk.wildcards))
+        # a stage that spreads its work over processes asks for the job's threads
+        extra = {"threads": int(smk.threads)} if "threads" in inspect.signature(stage).parameters else {}
+        stage(_plain(smk.input), _plain(smk.output), _plain(smk.params), _plain(smk.wildcards), **extra)
     except BaseException as e:
         logger.error("rule %s (%s) failed: %s: %s", smk.rule, dict(smk.wildcards.items()), type(e).__name__, e,
                      exc_info=True)

@@ -11,7 +11,7 @@ from canguard.stages import pair, read_json
 log = logging.getLogger(__name__)
 
 
-def run_figures(inputs, outputs, params, wildcards) -> None:
+def run_figures(inputs, outputs, params, wildcards, threads: int = 1) -> None:
     evaluated, trained = params["evaluated"], params["trained"]
     metrics = {protocol: {m: read_json(p) for m, p in pair(evaluated, inputs[protocol], "metrics files").items()}
                for protocol in ("enrolled", "zero_shot")}
@@ -24,5 +24,6 @@ def run_figures(inputs, outputs, params, wildcards) -> None:
         episodes=pd.read_parquet(inputs["episodes"]),
         formats=params["formats"],
         score_models=params["score_models"],
+        workers=threads,
     )
     log.info("wrote %d figure files", len(written))

@@ -16,10 +16,9 @@ import torch
 from lightning.fabric.utilities.seed import seed_everything
 
 from canguard.graphs.dataset import GraphShards, batch_from_shard
-from canguard.models.factory import DEFAULT_SIZES, build_model, count_parameters
+from canguard.models.factory import DEFAULT_SIZES, build_model, count_parameters, load_model
 from canguard.models.losses import class_weights
 from canguard.provenance import code_version
-from canguard.training.checkpoint import load_checkpoint
 from canguard.training.config import TrainConfig
 from canguard.training.engine import Engine, fingerprint_of
 from canguard.training.tasks import AutoencoderDistillTask, AutoencoderTask, ClassifierDistillTask, ClassifierTask
@@ -29,15 +28,6 @@ log = logging.getLogger(__name__)
 
 def resolved_sizes(family: str, role: str, sizes: dict | None = None) -> dict:
     return DEFAULT_SIZES[family][role] | dict(sizes or {})
-
-
-def load_model(ckpt: str | Path, map_location="cpu") -> tuple[torch.nn.Module, dict]:
-    """A trained model from ``best.ckpt`` (weights only, never code) and its metadata."""
-    state, meta = load_checkpoint(ckpt, map_location)
-    task = meta["task"]
-    model = build_model(task["family"], task["role"], task["num_ids"], task["sizes"])
-    model.load_state_dict(state["model"])
-    return model.eval(), meta
 
 
 def _manifest_digest(shards: GraphShards) -> dict:

@@ -39,7 +39,8 @@ def draw_all(out_dir: str | Path, metrics: dict[str, dict[str, dict]], alarms: d
     tasks = _figure_tasks(Path(out_dir), metrics, alarms, efficiency, training_logs, episodes, score_models)
     if workers <= 1 or len(tasks) < 2:
         return [path for task in tasks for path in _draw(formats, *task)]
-    # fork: the workers inherit the tables instead of unpickling them; nothing here holds a thread or a lock
+    # fork: the workers start with matplotlib and pandas already imported (each task's tables travel
+    # pickled); the figures stage imports no torch and starts no thread before this
     with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=get_context("fork")) as pool:
         done = pool.map(_draw, [formats] * len(tasks), *zip(*tasks))
         return [path for paths in done for path in paths]

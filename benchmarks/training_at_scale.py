@@ -21,16 +21,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader
+from training_throughput import make_shards
 
-from canguard.graphs.builder import build_window_graphs, select_graphs
 from canguard.graphs.dataset import GraphShards, ShardBatches
-from canguard.graphs.preprocessing import fit_preprocessing
-from canguard.graphs.shards import ShardWriter
-from canguard.profiles import fit_profile
-from canguard.simulate import SyntheticSpec, generate_recording, plan_recordings
 from canguard.training.config import TrainConfig
 from canguard.training.engine import loader_settings
 from canguard.training.run import build_task
@@ -40,23 +35,7 @@ MAX_BATCH = 65536
 STEPS = {64: 40}          # steps timed at batch 64; other batches: STEPS_LARGE
 STEPS_LARGE = 8
 WARMUP = 3
-RECORDINGS = ("attack-free-alpha", "DoS-alpha", "fuzzing-alpha", "attack-free-bravo", "DoS-bravo")
-
-
-def make_shards(root: Path, duration_s: float) -> Path:
-    """Train shards of a few synthetic recordings (windows of 100, each compared with its vehicle's profile)."""
-    spec = SyntheticSpec.from_config({"duration_s": duration_s})
-    plans = {p.name: p for p in plan_recordings(spec)}
-    names = [n for n in RECORDINGS if n in plans]
-    frames = {n: generate_recording(plans[n], spec) for n in names}
-    profiles = {v: fit_profile([frames[f"attack-free-{v}"]], 100, v) for v in ("alpha", "bravo")}
-    recs = [(n, build_window_graphs(f, 100, 100, [profiles[n.rsplit("-", 1)[1]]])) for n, f in frames.items()]
-    prep = fit_preprocessing([(n, g, np.full(g.num_graphs, "train")) for n, g in recs])
-    writer = ShardWriter(root / "train", prep, 4096)
-    for n, g in recs:
-        writer.add(n, n, select_graphs(g, np.ones(g.num_graphs, bool)), np.arange(g.num_graphs), "mixed")
-    writer.close(dataset="bench", part="train", window_size=100, window_stride=100)
-    return root
+RECORDINGS = ("attack-free-alpha", "DoS-alpha", "fuzzing-alpha", "attack-free-bravo", "DoS-bravo")  # both vehicles
 
 
 def time_steps(task, shards: GraphShards, device: torch.device, precision: str, batch_size: int,
@@ -114,7 +93,7 @@ def run(duration_s: float = 60.0) -> dict:
     results = {"machine": machine(), "device": torch.cuda.get_device_name() if device.type == "cuda"
                else "cpu, 1 thread", "models": {}}
     with tempfile.TemporaryDirectory() as tmp:
-        root = make_shards(Path(tmp), duration_s)
+        root = make_shards(Path(tmp), duration_s, RECORDINGS, parts=("train",), attack="mixed")
         train = GraphShards(root / "train")
         for family in ("gat", "vgae"):
             cfg = TrainConfig(unknown_id_rate=0.05, accelerator="cuda" if device.type == "cuda" else "cpu")

@@ -37,20 +37,21 @@ STEPS = 30
 WARMUP = 5
 
 
-def make_shards(root: Path) -> Path:
-    spec = SyntheticSpec.from_config({"duration_s": 30})
+def make_shards(root: Path, duration_s: float = 30, names=("attack-free-alpha", "DoS-alpha"), parts=("train", "val"),
+                attack: str = "dos") -> Path:
+    """Shards of synthetic recordings ``names`` (windows of 100, each compared with its vehicle's profile, fitted
+    on that vehicle's attack-free recording), every window in each of ``parts``."""
+    spec = SyntheticSpec.from_config({"duration_s": duration_s})
     plans = {p.name: p for p in plan_recordings(spec)}
-    recs = []
-    frames = {name: generate_recording(plans[name], spec) for name in ("attack-free-alpha", "DoS-alpha")}
-    profile = fit_profile([frames["attack-free-alpha"]], 100, "alpha")  # windows compared with alpha's profile
-    for name, f in frames.items():
-        g = build_window_graphs(f, 100, 100, [profile])
-        recs.append((name, g, np.full(g.num_graphs, "train")))
-    prep = fit_preprocessing(recs)
-    for part in ("train", "val"):
+    frames = {name: generate_recording(plans[name], spec) for name in names}
+    vehicle = {name: name.rsplit("-", 1)[1] for name in names}
+    profiles = {v: fit_profile([frames[f"attack-free-{v}"]], 100, v) for v in set(vehicle.values())}
+    recs = [(name, build_window_graphs(f, 100, 100, [profiles[vehicle[name]]])) for name, f in frames.items()]
+    prep = fit_preprocessing([(name, g, np.full(g.num_graphs, "train")) for name, g in recs])
+    for part in parts:
         writer = ShardWriter(root / part, prep, 4096)
-        for name, g, _ in recs:
-            writer.add(name, name, select_graphs(g, np.ones(g.num_graphs, bool)), np.arange(g.num_graphs), "dos")
+        for name, g in recs:
+            writer.add(name, name, select_graphs(g, np.ones(g.num_graphs, bool)), np.arange(g.num_graphs), attack)
         writer.close(dataset="bench", part=part, window_size=100, window_stride=100)
     return root
 

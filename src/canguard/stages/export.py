@@ -11,9 +11,9 @@ def run_export(inputs, outputs, params, wildcards) -> None:
     models = params["models"]
     ckpts = pair(models, inputs["ckpts"], "checkpoints")
     thresholds = pair(models, inputs["thresholds"], "threshold files")
+    training_profiles = pair(params["training_vehicles"], inputs["training_profiles"], "training profiles")
+    enrollments = pair(params["test_vehicles"], inputs["enrollments"], "enrollments")
     for model, folder in pair(models, outputs["detectors"], "detector folders").items():
-        export_detector(
-            ckpts[model], inputs["preprocessing"], thresholds[model], inputs["val"], folder, name=model,
-            training_profiles=pair(params["training_vehicles"], inputs["training_profiles"], "training profiles"),
-            enrollments=pair(params["test_vehicles"], inputs["enrollments"], "enrollments"),
-            false_alarms_per_hour=params["false_alarms_per_hour"])
+        export_detector(ckpts[model], inputs["preprocessing"], thresholds[model], inputs["val"], folder, name=model,
+                        training_profiles=training_profiles, enrollments=enrollments,
+                        false_alarms_per_hour=params["false_alarms_per_hour"])

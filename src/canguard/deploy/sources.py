@@ -102,7 +102,8 @@ def stdin_chunks(fd: int | None = None, idle_s: float = 1.0, on_silence: Callabl
 
 
 def _candump_chunk(lines: pa.Array, first_line: int) -> Chunk:
-    result = parse_candump(lines, "<stdin>", UNKNOWN_LABEL, first_line=first_line, refuse=False)
+    line_numbers = np.arange(first_line, first_line + len(lines))
+    result = parse_candump(lines, "<stdin>", UNKNOWN_LABEL, line_numbers=line_numbers, refuse=False)
     return Chunk(result.frames, result.rejects)
 
 

@@ -29,13 +29,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from canguard.frames import FRAME_DATA, FRAME_FD, FRAME_REMOTE, UNKNOWN_LABEL, Frames
+from canguard.ingest.bytescan import TextBuffer, combine, read_log_bytes, read_regular_lines, select
 from canguard.ingest.hexcodec import NIBBLE, decode_hex_id, decode_hex_payload, fixed_width
 from canguard.ingest.lines import (
     LineChecks,
     as_mask,
     empty_lines,
     parse_float,
-    read_lines,
     refuse_if_nothing_kept,
     regex_groups,
 )
@@ -88,15 +88,39 @@ def _check_fd(checks: LineChecks, data: pa.Array) -> tuple[np.ndarray, pa.Array]
 
 
 def read_candump(path: str | Path, label: int = UNKNOWN_LABEL) -> ReadResult:
-    return parse_candump(read_lines(path), path, label)
+    fast, fast_lines, rest, rest_lines = read_regular_lines(read_log_bytes(path), read_data_frames)
+    fast.label[:] = label
+    general = parse_candump(rest, path, label, line_numbers=rest_lines, refuse=False)
+    result = combine(FORMAT, fast, fast_lines, general)
+    refuse_if_nothing_kept(path, result, EXPECTED)
+    return result
 
 
-def parse_candump(lines: pa.Array, path: str | Path, label: int = UNKNOWN_LABEL, first_line: int = 1,
-                  refuse: bool = True) -> ReadResult:
-    """candump lines (``lines[i]`` is line ``first_line + i`` of ``path``) -> kept frames and rejects.
-    ``refuse``: a whole file none of whose lines is candump is not a candump log (NotCanDataError); a
-    stream's batch of lines (``canguard detect -``) keeps its rejects instead."""
-    checks = LineChecks(lines, np.arange(first_line, first_line + len(lines)))
+def read_data_frames(text: TextBuffer, lines: np.ndarray) -> tuple[Frames, np.ndarray]:
+    """The byte-level fast path (:mod:`canguard.ingest.bytescan`): the frames of the ``lines`` that are
+    plain data frames ``(digits.digits) iface ID#hex`` the general path would keep, and those lines.
+    Remote and CAN FD frames, tabs, extra spaces: the general path.  Labels are left 0."""
+    regular, (opening, _, closing, space1, space2, hash_) = text.match(b"(.)  #", lines)
+    regular &= (opening == text.line_start[lines]) & (space1 == closing + 1) & (space2 > space1 + 1)
+    lines, opening, closing, space2, hash_ = select(regular, lines, opening, closing, space2, hash_)
+    timestamp, ts_ok = text.decimal(opening + 1, closing)
+    can_id, id_ok = text.can_id(space2 + 1, hash_)
+    id_length = hash_ - space2 - 1
+    id_ok &= ((id_length == 3) & (can_id <= 0x7FF)) | (id_length == 8)
+    payload, dlc, data_ok = text.hex_payload(hash_ + 1, text.line_stop[lines])
+    keep = ts_ok & id_ok & data_ok
+    lines, timestamp, can_id, dlc, payload = select(keep, lines, timestamp, can_id, dlc, payload)
+    return Frames(timestamp, can_id, dlc, payload, np.zeros(len(lines), np.int8)), lines
+
+
+def parse_candump(lines: pa.Array, path: str | Path, label: int = UNKNOWN_LABEL,
+                  line_numbers: np.ndarray | None = None, refuse: bool = True) -> ReadResult:
+    """The general path: candump lines (``lines[i]`` is line ``line_numbers[i]`` of ``path``, by default
+    ``i + 1``) -> kept frames and rejects.  ``refuse``: a whole file none of whose lines is candump is not
+    a candump log (NotCanDataError); a stream's batch of lines (``canguard detect -``) keeps its rejects."""
+    if line_numbers is None:
+        line_numbers = np.arange(1, len(lines) + 1)
+    checks = LineChecks(lines, line_numbers)
     checks.reject(empty_lines(lines), "empty line")
     matched, g = regex_groups(lines, LINE_RE)
     checks.reject(~matched, f"expected {EXPECTED}")
@@ -114,12 +138,13 @@ def parse_candump(lines: pa.Array, path: str | Path, label: int = UNKNOWN_LABEL,
     checks.reject(too_long & ~remote, "more than 8 data bytes")
     checks.reject(~data_ok & ~remote, "data is not hex digits in pairs")
 
-    if refuse:
-        refuse_if_nothing_kept(path, checks, EXPECTED)
     keep = checks.kept
     payload[remote] = 0
     dlc = np.where(remote, remote_length, dlc)
     frame_type = np.where(remote, FRAME_REMOTE, np.where(fd, FRAME_FD, FRAME_DATA))
     frames = Frames(timestamp[keep], can_id[keep], dlc[keep], payload[keep],
                     np.full(keep.sum(), label, dtype=np.int8), frame_type[keep])
-    return ReadResult(FORMAT, frames, checks.line_numbers[keep], checks.rejects(), header_lines=0)
+    result = ReadResult(FORMAT, frames, checks.line_numbers[keep], checks.rejects(), header_lines=0)
+    if refuse:
+        refuse_if_nothing_kept(path, result, EXPECTED)
+    return result

@@ -21,8 +21,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from canguard.frames import Frames
+from canguard.ingest.bytescan import TextBuffer, combine, first_line, read_log_bytes, read_regular_lines, select
 from canguard.ingest.hexcodec import decode_hex_id, decode_hex_payload
-from canguard.ingest.lines import Fields, LineChecks, as_mask, empty_lines, parse_float, read_lines
+from canguard.ingest.lines import Fields, LineChecks, as_mask, empty_lines, parse_float
 from canguard.ingest.result import NotCanDataError, ReadResult
 
 HEADER = "timestamp,arbitration_id,data_field,attack"
@@ -36,11 +37,31 @@ def is_header(first_line: bytes) -> bool:
 
 
 def read_cantt_csv(path: str | Path) -> ReadResult:
-    lines = read_lines(path)
-    if len(lines) == 0 or not is_header(lines[0].as_py()):
+    data = read_log_bytes(path)
+    if not is_header(first_line(data)):
         raise NotCanDataError(f"{path}:1: expected the can-train-and-test header '{HEADER}'")
-    body = lines.slice(1)
-    checks = LineChecks(body, np.arange(2, len(lines) + 1))
+    fast, fast_lines, rest, rest_lines = read_regular_lines(data, read_regular_rows, skip_lines=1)
+    return combine(FORMAT, fast, fast_lines, parse_cantt_lines(rest, rest_lines), header_lines=1)
+
+
+def read_regular_rows(text: TextBuffer, lines: np.ndarray) -> tuple[Frames, np.ndarray]:
+    """The byte-level fast path (:mod:`canguard.ingest.bytescan`): the frames of the ``lines`` that are
+    plain ``digits.digits,hex,hex,0|1`` rows the general path would keep, and those lines."""
+    regular, (_, comma1, comma2, comma3) = text.match(b".,,,", lines)
+    lines, comma1, comma2, comma3 = select(regular, lines, comma1, comma2, comma3)
+    timestamp, ts_ok = text.decimal(text.line_start[lines], comma1)
+    can_id, id_ok = text.can_id(comma1 + 1, comma2)
+    payload, dlc, data_ok = text.hex_payload(comma2 + 1, comma3)
+    attack = text.data[comma3 + 1]
+    attack_ok = (text.line_stop[lines] - comma3 == 2) & ((attack == ord("0")) | (attack == ord("1")))
+    keep = ts_ok & id_ok & data_ok & attack_ok
+    lines, timestamp, can_id, dlc, payload, attack = select(keep, lines, timestamp, can_id, dlc, payload, attack)
+    return Frames(timestamp, can_id, dlc, payload, (attack == ord("1")).astype(np.int8)), lines
+
+
+def parse_cantt_lines(body: pa.Array, line_numbers: np.ndarray) -> ReadResult:
+    """The general path: rows after the header (``body[i]`` is line ``line_numbers[i]``) -> frames and rejects."""
+    checks = LineChecks(body, line_numbers)
     fields = Fields.split(body, ",")
 
     checks.reject(empty_lines(body), "empty line")

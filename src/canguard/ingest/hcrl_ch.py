@@ -39,6 +39,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from canguard.frames import Frames
+from canguard.ingest.bytescan import (
+    LOW_BYTES,
+    TextBuffer,
+    combine,
+    hex_bytes,
+    read_log_bytes,
+    read_regular_lines,
+    select,
+)
 from canguard.ingest.hexcodec import NIBBLE, decode_hex_id, decode_hex_payload, string_buffers
 from canguard.ingest.lines import (
     Fields,
@@ -48,7 +57,6 @@ from canguard.ingest.lines import (
     match_lines,
     parse_float,
     parse_uint,
-    read_lines,
     refuse_if_nothing_kept,
 )
 from canguard.ingest.result import ReadResult
@@ -68,8 +76,40 @@ TXT_SIGNATURE_RE = r"^Timestamp:\s*[0-9.]+\s+ID:\s*[0-9A-Fa-f]+\s"
 
 
 def read_hcrl_ch_csv(path: str | Path) -> ReadResult:
-    lines = read_lines(path)
-    checks = LineChecks(lines, np.arange(1, len(lines) + 1))
+    fast, fast_lines, rest, rest_lines = read_regular_lines(read_log_bytes(path), read_regular_csv_rows)
+    result = combine(CSV_FORMAT, fast, fast_lines, parse_hcrl_ch_csv(rest, rest_lines))
+    refuse_if_nothing_kept(path, result, CSV_EXPECTED)
+    return result
+
+
+def read_regular_csv_rows(text: TextBuffer, lines: np.ndarray) -> tuple[Frames, np.ndarray]:
+    """The byte-level fast path (:mod:`canguard.ingest.bytescan`): the frames of the ``lines`` that are
+    plain ``digits.digits,hex,DLC digit,2-digit bytes,R|T`` rows the general path would keep, and those lines."""
+    count = text.count[lines]
+    regular, (_, comma0, comma1, comma2) = text.match(b".,,,", lines, prefix=True)
+    dlc = text.data[comma1 + 1].astype(np.int64) - ord("0")
+    regular &= (comma2 == comma1 + 2) & (dlc >= 0) & (dlc <= 8)
+    listed = np.where((count == 12) & (dlc < 8), 8, dlc)  # some releases list all eight bytes
+    regular &= count == 4 + listed
+    lines, comma0, comma1, comma2, dlc, listed = select(regular, lines, comma0, comma1, comma2, dlc, listed)
+    dlc, listed = dlc.astype(np.uint8), listed.astype(np.int64)
+    # the byte fields and their commas at 3-byte steps; nothing else (the line's punctuation counts 4 + listed)
+    stop = text.line_stop[lines]
+    pairs, commas_ok = text.byte_list(comma2 + 1, listed)
+    flag = text.data[stop - 1]
+    keep = (stop == comma2 + 3 * listed + 2) & commas_ok & ((flag == ord("R")) | (flag == ord("T")))
+    timestamp, ts_ok = text.decimal(text.line_start[lines], comma0)
+    can_id, id_ok = text.can_id(comma0 + 1, comma1)
+    payload, _, bytes_ok = hex_bytes(pairs, 2 * listed)
+    payload.view("<u8")[:, 0] &= LOW_BYTES[dlc]  # bytes listed beyond the DLC are ignored
+    keep &= ts_ok & id_ok & bytes_ok
+    lines, timestamp, can_id, dlc, payload, flag = select(keep, lines, timestamp, can_id, dlc, payload, flag)
+    return Frames(timestamp, can_id, dlc, payload, (flag == ord("T")).astype(np.int8)), lines
+
+
+def parse_hcrl_ch_csv(lines: pa.Array, line_numbers: np.ndarray) -> ReadResult:
+    """The general path: Car-Hacking CSV rows (``lines[i]`` is line ``line_numbers[i]``) -> frames and rejects."""
+    checks = LineChecks(lines, line_numbers)
     fields = Fields.split(lines, ",")
     checks.reject(empty_lines(lines), "empty line")
     checks.reject(fields.count < 4, "expected at least 4 fields: Timestamp,CAN ID,DLC,...,Flag")
@@ -118,7 +158,6 @@ def read_hcrl_ch_csv(path: str | Path) -> ReadResult:
     regular = as_mask(pc.equal(flag, pa.scalar(b"R", pa.large_binary())))
     checks.reject(~(injected | regular), "flag after the data bytes is not R (regular) or T (injected)")
 
-    refuse_if_nothing_kept(path, checks, CSV_EXPECTED)
     keep = checks.kept
     frames = Frames(timestamp[keep], can_id[keep], dlc[keep], payload[keep], injected[keep].astype(np.int8))
     return ReadResult(CSV_FORMAT, frames, checks.line_numbers[keep], checks.rejects(), header_lines=0)
@@ -144,7 +183,8 @@ def read_hcrl_ch_txt(path: str | Path) -> ReadResult:
     checks.reject(~data_ok, "more than 8 data bytes")
     checks.reject(n_bytes != dlc, "number of data bytes differs from DLC")
 
-    refuse_if_nothing_kept(path, checks, TXT_EXPECTED)
     keep = checks.kept
     frames = Frames(timestamp[keep], can_id[keep], dlc[keep], payload[keep], np.zeros(keep.sum(), np.int8))
-    return ReadResult(TXT_FORMAT, frames, checks.line_numbers[keep], checks.rejects(), header_lines=0)
+    result = ReadResult(TXT_FORMAT, frames, checks.line_numbers[keep], checks.rejects(), header_lines=0)
+    refuse_if_nothing_kept(path, result, TXT_EXPECTED)
+    return result

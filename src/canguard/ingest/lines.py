@@ -272,13 +272,15 @@ def match_lines(path, pattern: str, expected: str) -> tuple[pa.Array, LineChecks
     return lines, checks, groups
 
 
-def refuse_if_nothing_kept(path, checks: LineChecks, expected: str) -> None:
-    """A file whose every line is rejected is not this format: raise at its first line."""
-    if len(checks.kept) == 0:
+def refuse_if_nothing_kept(path, result, expected: str) -> None:
+    """A file of which no line is kept (``result``: a :class:`~canguard.ingest.result.ReadResult`) is not
+    this format: raise at its first line, with that line's reject reason."""
+    if len(result.frames):
+        return
+    if result.rejects.num_rows == 0:
         raise NotCanDataError(f"{path}: empty file, expected {expected}")
-    if not checks.kept.any():
-        line, reason = checks.first_reject()
-        raise NotCanDataError(f"{path}:{line}: expected {expected} ({reason})")
+    line, reason = result.rejects["line"][0].as_py(), result.rejects["reason"][0].as_py()
+    raise NotCanDataError(f"{path}:{line}: expected {expected} ({reason})")
 
 
 __all__ = [

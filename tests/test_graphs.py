@@ -221,3 +221,19 @@ def test_unknown_id_dropout_rate():
     assert 0.09 < share < 0.11
     with pytest.raises(ValueError):
         UnknownIdDropout(1.0)
+
+
+def test_zscore_in_blocks_equals_the_whole_array_at_once(monkeypatch):
+    """Normalisation runs on blocks of rows in place; the values are bit for bit those of one whole-array pass."""
+    from canguard.graphs import preprocessing
+    rng = np.random.default_rng(0)
+    x = (rng.normal(0, 50, (1000, 7))).astype(np.float32)
+    x[rng.random(x.shape) < 0.1] = np.nan
+    x[3, 2], x[4, 5] = np.inf, -np.inf
+    mean, std = rng.normal(0, 3, 7), rng.uniform(0.1, 4, 7)
+    clip = preprocessing.CLIP
+    whole = np.nan_to_num(np.clip((x - mean) / std, -clip, clip), nan=0.0).astype(np.float32)
+    monkeypatch.setattr(preprocessing, "ZSCORE_ROWS", 64)
+    blocks = preprocessing._zscore(x, mean, std, nan_to_zero=True)
+    assert blocks.dtype == np.float32 and np.array_equal(blocks.view(np.uint32), whole.view(np.uint32))
+    assert blocks[3, 2] == preprocessing.CLIP and blocks[4, 5] == -preprocessing.CLIP

@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import detect_throughput  # noqa: E402
 import graph_throughput  # noqa: E402
 import ingest_throughput  # noqa: E402
+import pipeline_wall_time  # noqa: E402
 import threads_under_load  # noqa: E402
 import training_at_scale  # noqa: E402
 import training_throughput  # noqa: E402
@@ -27,6 +28,7 @@ BENCHMARKS = {
     "training_at_scale": training_at_scale.run,
     "detect_throughput": detect_throughput.run,
     "threads_under_load": threads_under_load.run,
+    "pipeline_wall_time": pipeline_wall_time.run,  # last: about 10 minutes on 2 cores
 }
 
 

@@ -206,7 +206,7 @@ class TextBuffer:
     ``data`` is the whole log (:func:`read_log_bytes`); the chunk is ``data[lo:hi]``, whole lines only,
     and its line ``i`` is line ``first_line + i`` of the log (0-based: physical line ``first_line + i + 1``).
     Positions are indices into ``data``.  Line ``i`` runs from ``line_start[i]`` to ``line_stop[i]``
-    (a trailing ``\r`` excluded, as the general path strips it).  Its punctuation is
+    (a trailing ``\\r`` excluded, as the general path strips it).  Its punctuation is
     ``punct[first[i] : first[i] + count[i]]`` (positions) with the bytes ``kind``, the newline excluded.
     """
 

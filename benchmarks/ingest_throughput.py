@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 
 from canguard.frames import Frames
 from canguard.ingest.cantt import read_cantt_csv
+from canguard.ingest.detect import read_general_path
 from canguard.ingest.hexcodec import encode_hex_id, encode_hex_payload
 
 REPO = Path(__file__).resolve().parents[1]
@@ -123,24 +124,6 @@ def pyarrow_strings(path: Path) -> int:
     return table.num_rows
 
 
-def general_path(fmt: str):
-    """The reader's general path alone on every line of the file (no byte-level fast path)."""
-    from canguard.ingest.candump import parse_candump
-    from canguard.ingest.cantt import parse_cantt_lines
-    from canguard.ingest.hcrl_ch import parse_hcrl_ch_csv
-    from canguard.ingest.lines import read_lines
-
-    def read(path: Path):
-        lines = read_lines(path)
-        numbers = np.arange(1, len(lines) + 1)
-        if fmt == "cantt_csv":
-            return parse_cantt_lines(lines.slice(1), numbers[1:])
-        if fmt == "hcrl_ch_csv":
-            return parse_hcrl_ch_csv(lines, numbers)
-        return parse_candump(lines, path, refuse=False)
-    return read
-
-
 FAST_PATH_FORMATS = ("cantt_csv", "candump", "hcrl_ch_csv")
 TARGET_ROWS_PER_SECOND = 3_000_000
 
@@ -168,7 +151,7 @@ def run(n_rows: int = 1_000_000) -> dict:
             results["readers"][fmt] = {"seconds": round(seconds, 3), "rows_per_second": round(rows / seconds),
                                        "mb_per_second": round(path.stat().st_size / seconds / 1e6, 1)}
             if fmt in FAST_PATH_FORMATS:
-                general_s, _ = best_time(general_path(fmt), path)
+                general_s, _ = best_time(lambda p, fmt=fmt: read_general_path(p, fmt), path)
                 results["readers"][fmt] |= {"general_path_rows_per_second": round(rows / general_s),
                                             "speedup_vs_general_path": round(general_s / seconds, 1),
                                             "meets_target": rows / seconds >= TARGET_ROWS_PER_SECOND}

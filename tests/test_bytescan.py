@@ -18,9 +18,10 @@ import pytest
 from canguard.frames import Frames
 from canguard.ingest import bytescan
 from canguard.ingest.bytescan import TextBuffer, log_bytes
-from canguard.ingest.candump import parse_candump, read_candump
-from canguard.ingest.cantt import parse_cantt_lines, read_cantt_csv
-from canguard.ingest.hcrl_ch import parse_hcrl_ch_csv, read_hcrl_ch_csv
+from canguard.ingest.candump import read_candump
+from canguard.ingest.cantt import read_cantt_csv
+from canguard.ingest.detect import read_general_path
+from canguard.ingest.hcrl_ch import read_hcrl_ch_csv
 from canguard.ingest.hexcodec import decode_hex_id, decode_hex_payload
 from canguard.ingest.lines import parse_float, read_lines
 from canguard.ingest.result import NotCanDataError, ReadResult
@@ -171,16 +172,6 @@ def write_log(path: Path, fmt: str, frames: Frames, seed: int, crlf: bool = Fals
     path.write_bytes(newline.join(header + lines) + (newline if final_newline else b""))
 
 
-def general_only(fmt: str, path: Path) -> ReadResult:
-    lines = read_lines(path)
-    numbers = np.arange(1, len(lines) + 1)
-    if fmt == "cantt_csv":
-        return parse_cantt_lines(lines.slice(1), numbers[1:])
-    if fmt == "hcrl_ch_csv":
-        return parse_hcrl_ch_csv(lines, numbers)
-    return parse_candump(lines, path, refuse=False)
-
-
 READ = {"cantt_csv": read_cantt_csv, "hcrl_ch_csv": read_hcrl_ch_csv, "candump": read_candump}
 
 
@@ -197,7 +188,7 @@ def test_reader_equals_its_general_path(fmt, seed, crlf, final_newline, hcrl_sa_
     monkeypatch.setattr(bytescan, "CHUNK_BYTES", 4096)  # dozens of chunks, lines at every boundary
     path = tmp_path / f"{fmt}.log"
     write_log(path, fmt, _messages(hcrl_sa_sample), seed, crlf=crlf, final_newline=final_newline)
-    result, reference = READ[fmt](path), general_only(fmt, path)
+    result, reference = READ[fmt](path), read_general_path(path, fmt)
     assert_same(result, reference)
     assert 1000 < len(result.frames) and result.rejects.num_rows > 100  # both paths had work
     assert result.rows_read + result.header_lines == len(read_lines(path))

@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow.compute as pc
 
-from canguard.ingest import candump, hcrl_ch, pythoncan
+from canguard.ingest import candump, cantt, hcrl_ch, pythoncan
 from canguard.ingest.cantt import is_header as is_cantt_header
 from canguard.ingest.cantt import read_cantt_csv
-from canguard.ingest.lines import split_lines, text_encoding, to_utf8
+from canguard.ingest.lines import read_lines, split_lines, text_encoding, to_utf8
 from canguard.ingest.result import NotCanDataError, ReadResult
 
 SNIFF_BYTES = 64 * 1024
@@ -53,6 +53,21 @@ DESCRIPTIONS = {
     "trc": "PEAK TRC",
 }
 EXPECTED = ", ".join(f"{name} ({text})" for name, text in DESCRIPTIONS.items())
+
+def read_general_path(path: str | Path, fmt: str) -> ReadResult:
+    """A fast-path format (``cantt_csv``, ``hcrl_ch_csv``, ``candump``) read by its general path alone,
+    every line through Arrow strings and regular expressions: the reference the byte-level fast path
+    (:mod:`canguard.ingest.bytescan`) is held equal to, and timed against."""
+    lines = read_lines(path)
+    numbers = np.arange(1, len(lines) + 1)
+    if fmt == "cantt_csv":
+        return cantt.parse_cantt_lines(lines.slice(1), numbers[1:])
+    if fmt == "hcrl_ch_csv":
+        return hcrl_ch.parse_hcrl_ch_csv(lines, numbers)
+    if fmt == "candump":
+        return candump.parse_candump(lines, path, refuse=False)
+    raise ValueError(f"{fmt!r} has no byte-level fast path: expected cantt_csv, hcrl_ch_csv or candump")
+
 
 LINE_SIGNATURES = {
     "hcrl_ch_csv": hcrl_ch.CSV_SIGNATURE_RE,

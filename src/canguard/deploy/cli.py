@@ -7,11 +7,14 @@
     canguard detect --model DIR --bus socketcan:vcan0                  # a live bus (python-can)
     candump -L vcan0 | canguard detect --model DIR -                   # candump lines on stdin
     canguard replay capture.log --bus virtual:demo --realtime          # a log onto a bus
+    canguard keygen signing                                            # signing (0600) + signing.pub
+    canguard export MODEL_DIR --sign signing; canguard detect --model DIR --trust signing.pub capture.log
 
 ``detect`` prints one JSON line per alarm (every window with ``--all-windows``) on stdout and
 its report (messages, rejects by reason, unknown IDs, silences, windows, alarms, speed) on
 stderr and in ``--report FILE``.  Exit status: 0 when the input was read to its end (bad
-lines and frames are counted, not fatal), 2 when the input or the detector is unusable.
+lines and frames are counted, not fatal), 2 when the input or the detector is unusable (a detector folder
+is checked as a whole before a message is read: :mod:`canguard.deploy.bundle`).
 """
 
 from __future__ import annotations
@@ -36,12 +39,18 @@ def add_commands(sub) -> dict:
                    "<dataset>/val)")
     e.add_argument("--profiles", help="folder with training/ and enrolled/ vehicle profiles (default "
                    "results/<run>/profiles/<dataset>)")
+    e.add_argument("--sign", metavar="KEY", help="sign the folder with this Ed25519 private key (canguard keygen)")
     n = sub.add_parser("enroll", help="a new vehicle's profile and threshold, from benign logs of its own")
     n.add_argument("logs", nargs="+", help="benign logs of the vehicle, any format canguard ingests")
     n.add_argument("--model", required=True, help="detector folder (canguard export)")
     n.add_argument("--vehicle", required=True, help="the vehicle's name (detect --vehicle)")
     n.add_argument("--seconds", type=float, help="only the first SECONDS of each log (default: all of it)")
     n.add_argument("--false-alarms-per-hour", type=float, help="threshold budget (default: the detector's)")
+    n.add_argument("--out", metavar="DIR", help="write a new detector folder (a copy with the vehicle added) "
+                   "instead of adding the vehicle to the folder read")
+    n.add_argument("--sign", metavar="KEY", help="sign the folder after the vehicle is added (Ed25519 private key); "
+                   "without it a signed folder's signature is removed")
+    n.add_argument("--trust", metavar="PUBKEY", help="accept the detector only if signed by this public key")
     d = sub.add_parser("detect", help="judge CAN traffic (a log, stdin, a live bus): JSON alarm lines")
     d.add_argument("input", nargs="?", help="a CAN log (any format canguard ingests), or - for candump lines on stdin")
     d.add_argument("--model", required=True, help="detector folder (canguard export)")
@@ -50,6 +59,8 @@ def add_commands(sub) -> dict:
     d.add_argument("--vehicle", help="the vehicle the traffic is from (enrolled or training); default: judged "
                    "without a profile")
     d.add_argument("--protocol", choices=["enrolled", "zero_shot"], help="force one where a vehicle has both")
+    d.add_argument("--trust", metavar="PUBKEY", help="accept the detector only if signed by this Ed25519 public key "
+                   "(PEM, or OpenSSH ssh-ed25519)")
     d.add_argument("--realtime", action="store_true", help="a log at recorded speed, not as fast as possible")
     d.add_argument("--all-windows", action="store_true", help="a line for every window, not only alarms")
     d.add_argument("--report", help="write the run's report (JSON) here too")
@@ -62,7 +73,9 @@ def add_commands(sub) -> dict:
     r.add_argument("log", help="a CAN log, any format canguard ingests")
     r.add_argument("--bus", required=True, help="INTERFACE:CHANNEL")
     r.add_argument("--realtime", action="store_true", help="at recorded speed")
-    return {"export": _export, "enroll": _enroll, "detect": detect_main, "replay": _replay}
+    k = sub.add_parser("keygen", help="a new Ed25519 key pair for signing detector folders (NAME, NAME.pub)")
+    k.add_argument("name", help="private key file (written with mode 0600); the public key goes to NAME.pub")
+    return {"export": _export, "enroll": _enroll, "detect": detect_main, "replay": _replay, "keygen": _keygen}
 
 
 def _fail(command: str, e: Exception) -> int:
@@ -101,7 +114,7 @@ def _export(args) -> int:
         profiles = lambda kind: {p.stem: p for p in sorted((paths["profiles"] / kind).glob("*.json"))}  # noqa: E731
         manifest = export_detector(ckpt, paths["preprocessing"], paths["thresholds"], paths["val"], paths["out"],
                                    name=paths["name"], training_profiles=profiles("training"),
-                                   enrollments=profiles("enrolled"))
+                                   enrollments=profiles("enrolled"), sign_key=args.sign)
     except (OSError, ValueError, DetectorError) as e:
         return _fail("export", e)
     print(json.dumps({"detector": str(paths["out"]), "detector_id": manifest["detector_id"],
@@ -116,12 +129,24 @@ def _enroll(args) -> int:
 
     setup_logging(None)
     try:
-        entry, path = enroll_vehicle(DetectorBundle(args.model), args.vehicle, args.logs, args.seconds,
-                                     args.false_alarms_per_hour)
+        entry, path = enroll_vehicle(DetectorBundle(args.model, trust=args.trust), args.vehicle, args.logs,
+                                     args.seconds, args.false_alarms_per_hour, out=args.out, sign_key=args.sign)
     except (OSError, ValueError) as e:
         return _fail("enroll", e)
     print(json.dumps({"vehicle": args.vehicle, "file": str(path), "threshold": entry["threshold"],
                       "report": entry["source"]["report"]}, indent=1))
+    return 0
+
+
+def _keygen(args) -> int:
+    from canguard.deploy.integrity import IntegrityError, generate_keys, key_id, load_public_key, public_key_bytes
+
+    try:
+        private, public = generate_keys(args.name)
+    except (OSError, IntegrityError) as e:
+        return _fail("keygen", e)
+    print(json.dumps({"private_key": str(private), "public_key": str(public),
+                      "key_id": key_id(public_key_bytes(load_public_key(public)))}, indent=1))
     return 0
 
 
@@ -158,7 +183,7 @@ def detect_main(args, out=None, ready: threading.Event | None = None, stop: thre
         return _fail("detect", ValueError("give a log (or - for stdin) or --bus INTERFACE:CHANNEL, not both"))
     bus = None
     try:
-        bundle = DetectorBundle(args.model)
+        bundle = DetectorBundle(args.model, trust=args.trust)
         judging = bundle.judging(args.vehicle, args.protocol)
         if judging.profile is None:
             log.warning("no --vehicle: windows are judged without a vehicle profile (zero-shot on an unknown "
@@ -201,7 +226,7 @@ def detect_main(args, out=None, ready: threading.Event | None = None, stop: thre
             ready.set()
         if bus is not None:
             bus.shutdown()
-    report = detector.finish()
+    report = detector.finish() | {"integrity": bundle.verified}
     print(json.dumps(report), file=sys.stderr)
     if args.report:
         from canguard.atomic import write_text

@@ -8,18 +8,23 @@ message of the logs counts (no labels are read to clean them; labelled attack me
 counted and reported), the profile is fitted on all of it, and the threshold on the
 enrollment windows scored out of sample (each half of a log against the profile of the other
 half) at the detector's false-alarm budget.  Nothing is retrained.  The entry is written to
-``vehicles/enrolled/<vehicle>.json`` in the detector folder.
+``vehicles/enrolled/<vehicle>.json`` in the detector folder, or, with ``out``, in a new folder: a copy of the
+detector (verified on load) with the entry added, the folder read left as it was.  The folder's
+``integrity.json`` then lists the new entry (re-signed with ``sign_key``; a signature is otherwise dropped, since
+it no longer covers the folder).
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-from canguard.deploy.bundle import DetectorBundle, vehicle_entry, write_vehicle
+from canguard.deploy import integrity
+from canguard.deploy.bundle import DetectorBundle, DetectorError, check_vehicle_name, vehicle_entry, write_vehicle
 from canguard.deploy.onnx_model import batch_inputs
 from canguard.evaluation.thresholds import false_alarm_threshold, seconds_per_window
 from canguard.graphs.builder import select_graphs
@@ -31,9 +36,18 @@ log = logging.getLogger(__name__)
 
 
 def enroll_vehicle(bundle: DetectorBundle, vehicle: str, logs: list[str | Path], seconds: float | None = None,
-                   false_alarms_per_hour: float | None = None, scorer=None) -> tuple[dict, Path]:
+                   false_alarms_per_hour: float | None = None, scorer=None, out: str | Path | None = None,
+                   sign_key: str | Path | None = None) -> tuple[dict, Path]:
     """Fit ``vehicle``'s enrollment from ``logs`` (the first ``seconds`` of each, or all); returns the entry
-    and the file it was written to."""
+    and the file it was written to (in ``out``, a new detector folder, if given)."""
+    check_vehicle_name(vehicle)
+    if out is not None:
+        out = Path(out)
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise DetectorError(f"{out}: exists and is not an empty folder (enroll --out writes a new detector "
+                                f"folder)")
+    if sign_key is not None:
+        integrity.load_private_key(sign_key)  # a bad key fails now, not after the enrollment's work
     if not logs:
         raise ValueError("enroll: no log given (expected one or more benign logs of the vehicle)")
     recordings, rejects, read = [], Counter(), []
@@ -69,7 +83,22 @@ def enroll_vehicle(bundle: DetectorBundle, vehicle: str, logs: list[str | Path],
                     "threshold include them", vehicle, report["attack_messages"])
     entry = vehicle_entry(vehicle, "enrolled", enrollment.profile, threshold, bundle.id,
                           {"enrolled_by": "canguard enroll", "report": report})
-    path = write_vehicle(bundle.folder, entry)
+    folder = bundle.folder if out is None else copy_detector(bundle, out)
+    path = write_vehicle(folder, entry)
+    integrity.update_integrity(folder, bundle.record, [path.relative_to(folder).as_posix()], sign_key)
+    if bundle.record.get("signature") and sign_key is None:
+        log.warning("%s: was signed by key %s; the signature no longer covers the folder and was removed (enrol "
+                    "with --sign KEY to sign it again)", folder, bundle.record["signature"]["key_id"])
     log.info("enrolled %s: %d messages, %d IDs, threshold %.4g from %d windows (%s)", vehicle, report["messages"],
              report["profile_ids"], threshold["value"], len(scores), threshold["method"])
     return entry, path
+
+
+def copy_detector(bundle: DetectorBundle, out: Path) -> Path:
+    """The files of ``bundle`` (as verified on load) copied into the new folder ``out``."""
+    for name in bundle.record["files"]:
+        target = out / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(bundle.folder / name, target)
+    shutil.copyfile(bundle.folder / integrity.INTEGRITY, out / integrity.INTEGRITY)
+    return out

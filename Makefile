@@ -13,6 +13,10 @@ SNAKEMAKE_ARGS ?=
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.canguard-installed
 
+# every config file read first, as Snakemake reads it: a YAML syntax error or a top level that is not a mapping is
+# one line naming the file and line (Snakemake's own message names neither); canguard.config_checks.files
+CHECK_CONFIG = @$(BIN)/python -m canguard.config_checks config/config.yaml $(CONFIG)
+
 .PHONY: run dry-run plan lint test test-slow test-faults test-slurm cluster-up cluster-down bench report clean-results
 
 $(STAMP): pyproject.toml
@@ -23,15 +27,18 @@ $(STAMP): pyproject.toml
 	touch $@
 
 run: $(STAMP)
+	$(CHECK_CONFIG)
 	$(BIN)/snakemake --profile profiles/default --cores $(CORES) $(if $(CONFIG),--configfile $(CONFIG)) $(SNAKEMAKE_ARGS)
 
 dry-run: $(STAMP)
+	$(CHECK_CONFIG)
 	$(BIN)/snakemake --profile profiles/default --cores $(CORES) --dry-run $(if $(CONFIG),--configfile $(CONFIG)) $(SNAKEMAKE_ARGS)
 
 # the size of a run before running it: the catalog of each dataset first (a checkpoint: until it exists a dry run
 # sees only `catalog` and `all`; on the synthetic default this simulates the recordings), then the dry run of
 # everything, whose job table counts the recordings (ingest) and every other job
 plan: $(STAMP)
+	$(CHECK_CONFIG)
 	$(BIN)/snakemake --profile profiles/default --cores $(CORES) --until catalog --quiet rules $(if $(CONFIG),--configfile $(CONFIG))
 	$(BIN)/snakemake --profile profiles/default --cores $(CORES) --dry-run --quiet rules $(if $(CONFIG),--configfile $(CONFIG)) $(SNAKEMAKE_ARGS)
 

@@ -13,9 +13,19 @@
 #
 # Report: snakemake --report results/default/report.html
 
+from pathlib import Path
+
 from snakemake.utils import min_version
 
+from canguard.config_checks.files import load_config_file
+
 min_version("9.0")
+
+# config/config.yaml read first, as Snakemake reads it: a YAML syntax error or a top level that is not a mapping
+# stops the run with one line naming the file and line (Snakemake's own message names neither). The --configfile
+# files Snakemake reads before this file runs: `make run | dry-run | plan` check them (canguard.config_checks.files).
+if Path("config/config.yaml").exists():
+    load_config_file("config/config.yaml")
 
 
 configfile: "config/config.yaml"

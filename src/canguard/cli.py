@@ -10,7 +10,7 @@
     canguard train --list-configs
     canguard compare results/hcrl_sa/summary.csv results/hcrl_sa_fleet/summary.csv --metric f1
     canguard status                 # the SLURM jobs of the newest cluster run, and their states
-    canguard export | enroll | detect | replay   # deploying a detector (canguard.deploy.cli)
+    canguard export | enroll | detect | replay | keygen   # deploying a detector (canguard.deploy.cli)
 
 Shards come from the workflow (``results/<run>/shards/<dataset>``, run ``default`` unless
 ``--run``, or ``--shards DIR``); training defaults from ``config/config.yaml``
@@ -32,13 +32,26 @@ from canguard.deploy.cli import add_commands as add_deploy_commands
 from canguard.hardware import load_preset, merge_under
 from canguard.logs import setup_logging
 from canguard.models.factory import DEFAULT_SIZES
-from canguard.training.config import TrainConfig
+from canguard.training.config import TrainConfig, nonfinite_values
 
 
 def _training_defaults(configfile: str | None) -> dict:
-    if configfile and Path(configfile).exists():
-        return dict((yaml.safe_load(Path(configfile).read_text()) or {}).get("training", {}))
-    return {}
+    """The ``training`` section of ``configfile`` (none where it does not exist); ValueError (ConfigError) with
+    one line naming the file, its line and the key, for a YAML error, a top level or section that is not a
+    mapping, a NaN or an infinity."""
+    from canguard.config_checks.errors import ERROR, ConfigError
+    from canguard.config_checks.files import load_config_file
+
+    if not (configfile and Path(configfile).exists()):
+        return {}
+    training = load_config_file(configfile, empty_ok=True).get("training") or {}
+    if not isinstance(training, dict):
+        raise ConfigError([f"{ERROR}: {configfile}: training: {training!r} is not a mapping of training settings"])
+    bad = nonfinite_values(training)
+    if bad:
+        raise ConfigError([f"{ERROR}: {configfile}: training.{path}: {value!r} is not a finite number"
+                           for path, value in bad])
+    return dict(training)
 
 
 # the design's names for training settings, accepted in --config beside TrainConfig's own
@@ -67,6 +80,9 @@ def training_overrides(text: str | None) -> dict:
     if unknown:
         raise ValueError(f"--config: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}, "
                          f"and the aliases {', '.join(f'{a} ({n})' for a, n in ALIASES.items())}")
+    bad = nonfinite_values(given)  # JSON's NaN, Infinity and -Infinity, which json.loads takes
+    if bad:
+        raise ValueError("\n".join(f"--config: {path}: {value!r} is not a finite number" for path, value in bad))
     return out
 
 
@@ -96,12 +112,17 @@ def slurm_command(args, overrides: dict, sizes: dict | None) -> tuple[list[str],
 
 
 def _train(args) -> int:
+    from canguard.training.finite import NonFiniteError
     from canguard.training.run import apply_tuning, train_model
     from canguard.training.tune import tune_batch_size, tune_lr
 
     if args.list_configs:
+        try:
+            from_file = _training_defaults(args.configfile)
+        except ValueError as e:
+            return _refused(e)
         print(json.dumps({"model_sizes": DEFAULT_SIZES, "training": TrainConfig().to_dict(),
-                          "training_from_configfile": _training_defaults(args.configfile)}, indent=2))
+                          "training_from_configfile": from_file}, indent=2))
         return 0
     if args.use_slurm:
         if args.model is None or args.dataset is None:
@@ -109,9 +130,9 @@ def _train(args) -> int:
             return 2
         try:
             overrides = training_overrides(args.config)
+            _training_defaults(args.configfile)  # read first: Snakemake's message for a bad file names none
         except ValueError as e:
-            print(f"canguard train: {e}", file=sys.stderr)
-            return 2
+            return _refused(e)
         sizes = overrides.pop("sizes", None)
         cmd, overlay = slurm_command(args, overrides, sizes)
         overlay_file = Path(cmd[-1])
@@ -133,8 +154,7 @@ def _train(args) -> int:
             defaults = merge_under(defaults, load_preset(args.hardware, HARDWARE_PRESETS).get("training", {}))
         cfg = TrainConfig.from_dict(defaults | overrides)
     except ValueError as e:
-        print(f"canguard train: {e}", file=sys.stderr)
-        return 2
+        return _refused(e)
     if args.enable_profiler:
         cfg.profile = True
     shards = Path(args.shards or f"results/{args.run}/shards/{args.dataset}")
@@ -144,16 +164,27 @@ def _train(args) -> int:
     out = Path(args.out or f"results/{args.run}/manual/{args.dataset or shards.name}/{args.model}_{role}")
     out.mkdir(parents=True, exist_ok=True)
     setup_logging(None)
-    if args.optimize_batch_size:
-        tune_batch_size(shards, args.model, architecture, cfg, out / "batch_size.json", sizes=sizes,
-                        teacher_ckpt=teacher, max_batch_size=args.max_batch_size)
-        cfg = apply_tuning(cfg, batch_size_json=out / "batch_size.json")
-    if args.find_lr:
-        tune_lr(shards, args.model, architecture, cfg, out / "lr_find", sizes=sizes, teacher_ckpt=teacher)
-        cfg = apply_tuning(cfg, lr_json=out / "lr_find" / "lr_find.json")
-    summary = train_model(shards, args.model, architecture, cfg, out, sizes=sizes, teacher_ckpt=teacher)
+    try:
+        if args.optimize_batch_size:
+            tune_batch_size(shards, args.model, architecture, cfg, out / "batch_size.json", sizes=sizes,
+                            teacher_ckpt=teacher, max_batch_size=args.max_batch_size)
+            cfg = apply_tuning(cfg, batch_size_json=out / "batch_size.json")
+        if args.find_lr:
+            tune_lr(shards, args.model, architecture, cfg, out / "lr_find", sizes=sizes, teacher_ckpt=teacher)
+            cfg = apply_tuning(cfg, lr_json=out / "lr_find" / "lr_find.json")
+        summary = train_model(shards, args.model, architecture, cfg, out, sizes=sizes, teacher_ckpt=teacher)
+    except NonFiniteError as e:  # a NaN or an infinity stopped training: no checkpoint holds it
+        print(f"canguard train: {e}", file=sys.stderr)
+        return 1
     print(json.dumps(summary | {"out_dir": str(out)}, indent=2))
     return 0
+
+
+def _refused(error: ValueError) -> int:
+    """A bad setting or config file: each line of ``error`` on stderr, exit status 2."""
+    for line in str(error).splitlines() or [type(error).__name__]:
+        print(f"canguard train: {line}", file=sys.stderr)
+    return 2
 
 
 def _compare(args) -> int:

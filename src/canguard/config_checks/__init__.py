@@ -12,11 +12,20 @@ rule reads the config:
        config error: training.devices: 'banana' is not valid (allowed: "auto", a positive integer (a device count), ...)
 
    ``datasets.<name>.spec`` is validated against the ``synthetic`` section (same keys and bounds,
-   none of its defaults: a spec sets only what differs from ``synthetic``).
+   none of its defaults: a spec sets only what differs from ``synthetic``). Numbers are finite: a NaN or an
+   infinity (YAML ``.nan``, ``.inf``, ``-.inf``; JSON ``NaN``, ``Infinity``), which JSON Schema's ``number``
+   takes and which passes every bound, is refused unless the key's schema entry says ``allowNonFinite: true``
+   (none does)::
+
+       config error: training.grad_clip: nan is not a finite number (allowed: a number >= 0)
 2. **Cross-key checks** (:func:`cross_check`), once the schema holds: what no single key can say
    (a stride longer than the window, a dataset in ``run`` that ``datasets`` lacks, an attack both
    known and unknown, hidden widths not divisible by the head count, ...), and what the machine
    building the DAG can say about the GPU the config asks for.
+
+Before either, the config files themselves (:mod:`canguard.config_checks.files`, ``python -m
+canguard.config_checks FILE...``): a YAML syntax error or a top level that is not a mapping, one line naming
+the file, line and column (Snakemake's own message names neither).
 
 All errors are reported at once, then :class:`ConfigError` (its message: those lines) stops the run:
 Snakemake prints it while it parses the workflow, before it builds the DAG or runs any job.
@@ -48,10 +57,11 @@ from pathlib import Path
 from canguard.config_checks.cross import cross_check, cuda_available
 from canguard.config_checks.errors import ERROR, WARNING, ConfigError
 from canguard.config_checks.executor import detect_executor
+from canguard.config_checks.files import check_config_files, load_config_file
 from canguard.config_checks.schema import load_schema, validate_config
 
-__all__ = ["ERROR", "WARNING", "ConfigError", "check_workflow_config", "cross_check", "cuda_available",
-           "detect_executor", "load_schema", "validate_config"]
+__all__ = ["ERROR", "WARNING", "ConfigError", "check_config_files", "check_workflow_config", "cross_check",
+           "cuda_available", "detect_executor", "load_config_file", "load_schema", "validate_config"]
 
 
 def check_workflow_config(config: dict, schema: str | Path, *, main_process: bool = True,

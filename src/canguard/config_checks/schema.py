@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import math
 import re
 from collections.abc import Iterable
 from functools import lru_cache
@@ -13,6 +14,10 @@ from pathlib import Path
 import yaml
 
 from canguard.config_checks.errors import ERROR
+
+# A number in a config is finite (no NaN, no +-infinity, whatever YAML or JSON spells: .nan, .inf, NaN, Infinity)
+# unless the schema entry of its key sets this keyword to true; no key sets it today.
+ALLOW_NONFINITE = "allowNonFinite"
 
 
 @lru_cache(maxsize=8)
@@ -39,12 +44,27 @@ def _without_defaults(node):
     return node
 
 
+def is_nonfinite(value) -> bool:
+    """Whether ``value`` is a float NaN or infinity (what ``.nan``, ``.inf``, JSON ``NaN``/``Infinity`` read as)."""
+    return isinstance(value, float) and not math.isfinite(value)
+
+
 def _validator(schema: dict):
     """A Draft 2020-12 validator that fills in defaults as snakemake.utils.validate does (the FAQ recipe
-    of jsonschema), here with a copy of each default and only into mappings."""
-    from jsonschema import Draft202012Validator, validators
+    of jsonschema), here with a copy of each default and only into mappings; and that refuses a NaN or an
+    infinity where the schema asks for a number or an integer, unless that entry says ``allowNonFinite: true``
+    (JSON Schema's own ``number`` takes them, and NaN passes every bound: NaN < 0 and NaN > 10 are both false)."""
+    from jsonschema import Draft202012Validator, ValidationError, validators
 
     validate_properties = Draft202012Validator.VALIDATORS["properties"]
+    validate_type = Draft202012Validator.VALIDATORS["type"]
+
+    def finite_type(validator, types, instance, schema):
+        kinds = types if isinstance(types, list) else [types]
+        if is_nonfinite(instance) and {"number", "integer"} & set(kinds) and schema.get(ALLOW_NONFINITE) is not True:
+            yield ValidationError(f"{instance!r} is not a finite number", validator="finite", validator_value=True)
+            return
+        yield from validate_type(validator, types, instance, schema)
 
     def set_defaults(validator, properties, instance, schema):
         if isinstance(instance, dict):
@@ -53,7 +73,7 @@ def _validator(schema: dict):
                     instance.setdefault(name, copy.deepcopy(sub["default"]))
         yield from validate_properties(validator, properties, instance, schema)
 
-    return validators.extend(Draft202012Validator, {"properties": set_defaults})(schema)
+    return validators.extend(Draft202012Validator, {"properties": set_defaults, "type": finite_type})(schema)
 
 
 def validate_config(config: dict, schema: dict | str | Path) -> list[str]:
@@ -96,10 +116,26 @@ def _error_lines(error, root: dict):
         missing = [k for k in error.validator_value if isinstance(error.instance, dict) and k not in error.instance]
         for key in missing:
             yield f"{ERROR}: {_join(path, key)}: missing (required)", None
+    elif is_nonfinite(error.instance) and (keyword == "finite" or (
+            _takes_numbers(schema, root) and _resolve(schema, root).get(ALLOW_NONFINITE) is not True)):
+        yield (f"{ERROR}: {path or '(top level)'}: {show_value(error.instance)} is not a finite number "
+               f"(allowed: {describe(schema, root)})", path)
     else:
         hint = _yaml_hint(error.instance, schema, root)
         yield (f"{ERROR}: {path or '(top level)'}: {show_value(error.instance)} is not valid "
                f"(allowed: {describe(schema, root)}){hint}", path)
+
+
+def _takes_numbers(schema, root: dict) -> bool:
+    """Whether a (sub-)schema takes a number or an integer, itself or in one of its anyOf/oneOf branches."""
+    if not isinstance(schema, dict):
+        return False
+    schema = _resolve(schema, root)
+    kinds = schema.get("type")
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    if {"number", "integer"} & set(kinds):
+        return True
+    return any(_takes_numbers(s, root) for key in ("anyOf", "oneOf") for s in schema.get(key, []))
 
 
 def key_path(parts: Iterable) -> str:
@@ -209,8 +245,10 @@ def _yaml_hint(value, schema: dict, root: dict) -> str:
     kinds = kinds if isinstance(kinds, list) else [kinds]
     if isinstance(value, str) and ({"number", "integer"} & set(kinds)):
         try:
-            float(value)
+            number = float(value)
         except ValueError:
+            return ""
+        if not math.isfinite(number):  # 'NaN', 'inf', 'Infinity': no spelling of them is a valid value
             return ""
         if re.fullmatch(r"[+-]?\d+[eE][+-]?\d+", value.strip()):
             return f"; YAML reads {value} as a string: write it with a dot, e.g. 1.0e-3"

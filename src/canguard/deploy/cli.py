@@ -19,14 +19,29 @@ is checked as a whole before a message is read: :mod:`canguard.deploy.bundle`).
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
+import math
 import signal
 import sys
 import threading
 from pathlib import Path
 
 log = logging.getLogger("canguard.detect")
+
+
+def positive(kind):
+    """An argparse type: a finite number > 0 of ``kind`` (float or int); NaN, inf, 0 and negatives refused."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
+        if not math.isfinite(value) or value <= 0:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected a finite number > 0")
+        return value
+    return parse
 
 
 def add_commands(sub) -> dict:
@@ -44,8 +59,8 @@ def add_commands(sub) -> dict:
     n.add_argument("logs", nargs="+", help="benign logs of the vehicle, any format canguard ingests")
     n.add_argument("--model", required=True, help="detector folder (canguard export)")
     n.add_argument("--vehicle", required=True, help="the vehicle's name (detect --vehicle)")
-    n.add_argument("--seconds", type=float, help="only the first SECONDS of each log (default: all of it)")
-    n.add_argument("--false-alarms-per-hour", type=float, help="threshold budget (default: the detector's)")
+    n.add_argument("--seconds", type=positive(float), help="only the first SECONDS of each log (default: all of it)")
+    n.add_argument("--false-alarms-per-hour", type=positive(float), help="threshold budget (default: the detector's)")
     n.add_argument("--out", metavar="DIR", help="write a new detector folder (a copy with the vehicle added) "
                    "instead of adding the vehicle to the folder read")
     n.add_argument("--sign", metavar="KEY", help="sign the folder after the vehicle is added (Ed25519 private key); "
@@ -64,11 +79,12 @@ def add_commands(sub) -> dict:
     d.add_argument("--realtime", action="store_true", help="a log at recorded speed, not as fast as possible")
     d.add_argument("--all-windows", action="store_true", help="a line for every window, not only alarms")
     d.add_argument("--report", help="write the run's report (JSON) here too")
-    d.add_argument("--threads", type=int, default=1, help="onnxruntime threads")
-    d.add_argument("--batch-windows", type=int, default=64, help="windows scored together at most (64: the fastest "
-                   "with onnxruntime on one core, benchmarks/detect_throughput.py)")
-    d.add_argument("--idle", type=float, default=1.0, help="seconds without a message that count as a silence")
-    d.add_argument("--stop-after-idle", type=float, help="bus/stdin: end after this many silent seconds")
+    d.add_argument("--threads", type=positive(int), default=1, help="onnxruntime threads")
+    d.add_argument("--batch-windows", type=positive(int), default=64, help="windows scored together at most (64: the "
+                   "fastest with onnxruntime on one core, benchmarks/detect_throughput.py)")
+    d.add_argument("--idle", type=positive(float), default=1.0, help="seconds without a message that count as a "
+                   "silence (wall clock on a bus or stdin; in message time for every input: the report's time.gaps)")
+    d.add_argument("--stop-after-idle", type=positive(float), help="bus/stdin: end after this many silent seconds")
     r = sub.add_parser("replay", help="send a CAN log onto a python-can bus (as fast as possible or --realtime)")
     r.add_argument("log", help="a CAN log, any format canguard ingests")
     r.add_argument("--bus", required=True, help="INTERFACE:CHANNEL")
@@ -188,9 +204,11 @@ def detect_main(args, out=None, ready: threading.Event | None = None, stop: thre
         if judging.profile is None:
             log.warning("no --vehicle: windows are judged without a vehicle profile (zero-shot on an unknown "
                         "vehicle); enrol the vehicle for the enrolled protocol")
-        detector = StreamingDetector(bundle, judging, bundle.scorer(args.threads), args.all_windows, args.batch_windows)
+        detector = StreamingDetector(bundle, judging, bundle.scorer(args.threads), args.all_windows, args.batch_windows,
+                                     idle_s=args.idle)
 
-        stopped = StopRequests((signal.SIGINT, signal.SIGTERM))  # end the stream cleanly, report written
+        # end the stream cleanly, report written
+        stopped = StopRequests((signal.SIGINT, signal.SIGTERM), "ending the input, then writing the report")
 
         def should_stop() -> bool:
             return stopped.requested or (stop is not None and stop.is_set())

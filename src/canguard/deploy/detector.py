@@ -15,7 +15,15 @@ An alarm line::
 ``unusual_ids``: the window's CAN IDs whose normalised features lie furthest from
 benign training traffic (largest |z|), a cheap pointer for an analyst, not an
 attribution of the model's score.  ``latency_ms``: from the moment the window's last
-message was handed to the detector to the moment its line was ready.
+message was handed to the detector to the moment its line was ready.  ``steps_back``
+(only where there are any): how many of the window's messages are earlier than the
+message before them in the stream (kept in arrival order: :mod:`canguard.ingest.timestamps`).
+
+The report's ``time``: messages refused for their timestamp, by kind (not finite,
+negative, after 2100: rejects, also in ``rejects_by_reason``), and among those kept the
+steps back (with the largest) and the gaps in message time longer than ``idle_s``
+(``--idle``; with the longest step forward), whatever the source: the ``silences`` beside it
+are wall-clock silences of a live source (a bus, stdin).
 """
 
 from __future__ import annotations
@@ -31,6 +39,8 @@ from canguard.deploy.bundle import DetectorBundle, Judging
 from canguard.deploy.onnx_model import batch_inputs
 from canguard.deploy.stream import WindowStream
 from canguard.frames import FRAME_TYPE_NAMES, Frames
+from canguard.ingest.lines import quote_raw
+from canguard.ingest.timestamps import TimeSteps, time_report
 
 UNUSUAL_IDS = 3
 LISTED_UNKNOWN_IDS = 50  # unknown IDs named in the report (all are counted)
@@ -41,7 +51,7 @@ class Chunk:
     """Messages from a source, and what it could not turn into messages (each with a reason)."""
 
     frames: Frames
-    rejects: pa.Table | None = None     # columns line, raw, reason (canguard.ingest.result.REJECTS_SCHEMA)
+    rejects: pa.Table | None = None     # columns line, raw, raw_bytes, reason (canguard.ingest.lines.REJECTS_SCHEMA)
     received: float = field(default_factory=time.perf_counter)  # when the chunk's last message arrived
 
 
@@ -49,7 +59,7 @@ class StreamingDetector:
     """Windows of the stream judged by a detector bundle (see the module docstring)."""
 
     def __init__(self, bundle: DetectorBundle, judging: Judging, scorer=None, all_windows: bool = False,
-                 batch_windows: int = 64):
+                 batch_windows: int = 64, idle_s: float = 1.0):
         self.bundle, self.judging = bundle, judging
         self.scorer = scorer if scorer is not None else bundle.scorer()
         self.stream = WindowStream(bundle.size, bundle.stride, judging.profile)
@@ -66,6 +76,8 @@ class StreamingDetector:
         self.silences: list[float] = []
         self.t_first = self.t_last = None
         self._quiet = False
+        self.time = TimeSteps(idle_s)               # steps back and gaps, in message time
+        self._steps_back = np.zeros(0, np.int64)    # stream index of each message earlier than the one before
 
     # --- input ------------------------------------------------------------------------------------
 
@@ -76,7 +88,10 @@ class StreamingDetector:
             self.rejects.update(reasons)
             if len(self.first_rejects) < 10:
                 for row in chunk.rejects.slice(0, 10 - len(self.first_rejects)).to_pylist():
-                    self.first_rejects.append({k: row[k] for k in ("line", "raw", "reason")})
+                    raw = row["raw"] or ""
+                    self.first_rejects.append({"line": row["line"], "raw": quote_raw(raw),
+                                               "raw_bytes": row.get("raw_bytes", len(raw.encode())),
+                                               "reason": row["reason"]})
         frames = chunk.frames
         if len(frames):
             self._account(frames)
@@ -113,6 +128,9 @@ class StreamingDetector:
         if self.t_first is None:
             self.t_first = float(frames.timestamp[0])
         self.t_last = float(frames.timestamp[-1])
+        back = self.time.add(frames.timestamp)
+        if len(back):
+            self._steps_back = np.concatenate([self._steps_back, self.stream.messages + back])
 
     # --- judging ----------------------------------------------------------------------------------
 
@@ -127,6 +145,7 @@ class StreamingDetector:
         lines = []
         latency_ms = round((ready - received) * 1000.0, 3)
         self.latencies.append(latency_ms)
+        steps_back = self._window_steps_back(graphs.start)
         for k in np.flatnonzero(alarm) if not self.all_windows else range(graphs.num_graphs):
             lines.append({
                 "alarm": bool(alarm[k]), "window": first_window + int(k), "first_message": int(graphs.start[k]),
@@ -134,9 +153,22 @@ class StreamingDetector:
                 "threshold": self.judging.threshold, "model": self.bundle.name, "vehicle": self.judging.vehicle,
                 "protocol": self.judging.protocol,
                 **({"unusual_ids": self._unusual(graphs, inputs["x"], k)} if alarm[k] else {}),
+                **({"steps_back": int(steps_back[k])} if steps_back[k] else {}),
                 "latency_ms": latency_ms,
             })
         return lines
+
+    def _window_steps_back(self, start: np.ndarray) -> np.ndarray:
+        """Per window (first message ``start``): its messages that are earlier than the message before them in the
+        stream (the first one's may lie in the window before); then forgets those no later window holds."""
+        if len(self._steps_back) == 0:
+            return np.zeros(len(start), np.int64)
+        start = np.asarray(start, np.int64)
+        lo = np.searchsorted(self._steps_back, start, side="left")
+        hi = np.searchsorted(self._steps_back, start + self.stream.size - 1, side="right")
+        next_start = self.stream.windows * self.stream.stride
+        self._steps_back = self._steps_back[self._steps_back >= next_start]
+        return hi - lo
 
     @staticmethod
     def _unusual(graphs, x: np.ndarray, k: int) -> list[str]:
@@ -163,6 +195,7 @@ class StreamingDetector:
             "unknown_ids_listed": [f"0x{i:03X}" for i, _ in self.unknown_ids.most_common(LISTED_UNKNOWN_IDS)],
             "ids_not_in_profile": len(self.not_in_profile),
             "silences": len(self.silences), "longest_silence_s": round(max(self.silences), 3) if self.silences else 0.0,
+            "time": time_report(self.time, self.rejects),
             "traffic_seconds": round(self.t_last - self.t_first, 6) if self.t_first is not None else 0.0,
             "elapsed_s": round(elapsed, 3),
             "messages_per_second": round(kept / elapsed) if elapsed > 0 else None,

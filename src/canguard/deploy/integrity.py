@@ -31,6 +31,8 @@ from canguard.atomic import file_sha256, write_bytes, write_text
 INTEGRITY = "integrity.json"
 INTEGRITY_FORMAT = "canguard-detector-files"
 MAX_FILES = 10_000            # files in a detector folder (vehicle entries included)
+# the empty marker Snakemake leaves in a directory() output (the workflow's export rule): never read, not listed
+SNAKEMAKE_MARKER = ".snakemake_timestamp"
 
 
 class IntegrityError(ValueError):
@@ -42,8 +44,8 @@ def _sha256(path: Path) -> tuple[str, int]:
 
 
 def folder_files(folder: Path) -> list[str]:
-    """Every file of ``folder`` (relative POSIX paths) except integrity.json; anything that is not a regular file
-    (a link, a FIFO, a device) is refused: a detector folder holds files only."""
+    """Every file of ``folder`` (relative POSIX paths) except integrity.json (and Snakemake's marker); anything
+    that is not a regular file (a link, a FIFO, a device) is refused: a detector folder holds files only."""
     found = []
     for root, dirs, files in os.walk(folder, followlinks=False):
         for name in sorted(dirs):
@@ -55,7 +57,9 @@ def folder_files(folder: Path) -> list[str]:
             if not stat.S_ISREG(mode):
                 raise IntegrityError(f"{path}: not a regular file (a link, pipe or device) inside a detector folder")
             rel = path.relative_to(folder).as_posix()
-            if rel != INTEGRITY:
+            if rel == SNAKEMAKE_MARKER and os.lstat(path).st_size:
+                raise IntegrityError(f"{path}: Snakemake's marker is empty, this one is not")
+            if rel not in (INTEGRITY, SNAKEMAKE_MARKER):
                 found.append(rel)
             if len(found) > MAX_FILES:
                 raise IntegrityError(f"{folder}: more than {MAX_FILES} files: not a detector folder")

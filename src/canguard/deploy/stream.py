@@ -15,6 +15,10 @@ recording as a whole; intrinsic features never look outside their window.  So th
 graphs of a stream are those of the recording it replays, bit for bit
 (``tests/test_deploy.py``).
 
+Messages are windowed in arrival order, never re-sorted: a message earlier than the
+one before it (kept, and counted: :mod:`canguard.ingest.timestamps`) stays where it
+arrived, as in the offline windows of the recording.
+
 Memory is bounded: the messages of at most the windows not yet built, and one
 context message per profile ID.
 """

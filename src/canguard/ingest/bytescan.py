@@ -21,7 +21,9 @@ Fields are decoded as whole columns, never per row in Python:
   are bit-identical.
 
 The fast path only ever *keeps* a line that the general reader would keep with
-the same values; it rejects nothing.  Every other line (empty, malformed, or
+the same values; it rejects nothing (a line longer than
+:data:`canguard.ingest.lines.MAX_LINE_BYTES`, or whose timestamp the policy of
+:mod:`canguard.ingest.timestamps` refuses, is the general reader's).  Every other line (empty, malformed, or
 valid but unusual: a ``0x`` prefix, a remote or CAN FD frame, a sign or no
 dot in the timestamp) goes to the format's general reader with its line number, so
 rejects and their reasons are exactly the general reader's
@@ -39,8 +41,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from canguard.frames import Frames
-from canguard.ingest.lines import GUESS_BYTES, parse_float, text_encoding, to_utf8
+from canguard.ingest.lines import GUESS_BYTES, MAX_LINE_BYTES, parse_float, text_encoding, to_utf8
 from canguard.ingest.result import ReadResult
+from canguard.ingest.timestamps import in_range
 
 PAD = 32  # filler bytes ('0') before and after the text, so every 8- or 16-byte gather stays inside the buffer
 PUNCTUATION_BELOW = ord("0")
@@ -312,6 +315,12 @@ class TextBuffer:
             return parse_float(views.cast(pa.large_binary()))
         return values, np.isfinite(values)
 
+    def timestamp(self, start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Timestamp fields: :meth:`decimal`, ok only where the general path keeps the value too (a time
+        :func:`canguard.ingest.timestamps.in_range`; any other goes to the general path, which says why)."""
+        values, ok = self.decimal(start, stop)
+        return values, ok & in_range(values)
+
     def can_id(self, start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Fields of 1 to 8 hex digits to CAN IDs: (uint32, ok); ok is False for other lengths, non-hex bytes
         and values over 0x1FFFFFFF, as in :func:`canguard.ingest.hexcodec.decode_hex_id`."""
@@ -363,7 +372,8 @@ def read_regular_lines(data: np.ndarray, read_rows, skip_lines: int = 0
     frames, kept, rest_text, rest_line = [], [], [], []
     for text in TextBuffer.chunks(data):
         lines = np.arange(max(skip_lines - text.first_line, 0), text.n_lines)
-        chunk_frames, chunk_kept = read_rows(text, lines)
+        bounded = text.line_stop[lines] - text.line_start[lines] <= MAX_LINE_BYTES  # a longer one: rejected there
+        chunk_frames, chunk_kept = read_rows(text, lines if bounded.all() else lines[bounded])
         rest = other_lines(lines, chunk_kept)
         frames.append(chunk_frames)
         kept.append(chunk_kept + text.first_line + 1)

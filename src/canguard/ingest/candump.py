@@ -14,7 +14,8 @@ payload.  CAN FD frames (``ID##<flags digit><data>``) are kept as frame_type
 "fd" when their data fits in 8 bytes (``dlc`` = data bytes) and rejected
 otherwise ("CAN FD frame with N data bytes (more than 8): the schema holds
 8").  Rejected with a reason: error frames (8-digit ID with CAN_ERR_FLAG
-0x20000000) and the classic-CAN raw DLC suffix (``ID#<8 bytes>_X``).  A
+0x20000000), IDs of 8 digits over 0x1FFFFFFF (``40000000#...``: "CAN ID over
+0x1FFFFFFF (more than 29 bits)") and the classic-CAN raw DLC suffix (``ID#<8 bytes>_X``).  A
 capture carries no ground truth: label -1 unless the caller knows better
 (``label=`` e.g. from the folder name).  Any text encoding
 :func:`canguard.ingest.lines.to_utf8` handles is read.
@@ -35,11 +36,11 @@ from canguard.ingest.lines import (
     LineChecks,
     as_mask,
     empty_lines,
-    parse_float,
     refuse_if_nothing_kept,
     regex_groups,
 )
-from canguard.ingest.result import MAX_DATA_BYTES, ReadResult, fd_too_long
+from canguard.ingest.result import ID_OVER_29_BITS, MAX_DATA_BYTES, ReadResult, fd_too_long
+from canguard.ingest.timestamps import parse_timestamps, reject_bad_times
 
 FORMAT = "candump"
 EXPECTED = "candump log line '(timestamp) interface ID#data'"
@@ -57,8 +58,10 @@ def _check_id(checks: LineChecks, raw_id: pa.Array) -> np.ndarray:
     first = NIBBLE[id_chars[:, 0]]
     checks.reject((id_len == 8) & (first != 255) & ((first & 0x2) != 0),
                   "error frame (CAN_ERR_FLAG set in the ID) is not a data frame")
-    can_id, id_ok = decode_hex_id(raw_id)
-    checks.reject(~id_ok, "CAN ID is not hex")
+    nibbles = NIBBLE[id_chars]
+    checks.reject(((nibbles == 255) & (np.arange(8)[None, :] < id_len[:, None])).any(axis=1), "CAN ID is not hex")
+    checks.reject((id_len == 8) & (first != 255) & (first > 1), ID_OVER_29_BITS)
+    can_id, _ = decode_hex_id(raw_id)
     checks.reject((id_len == 3) & (can_id > 0x7FF), "11-bit CAN ID over 0x7FF")
     return can_id
 
@@ -103,7 +106,7 @@ def read_data_frames(text: TextBuffer, lines: np.ndarray) -> tuple[Frames, np.nd
     regular, (opening, _, closing, space1, space2, hash_) = text.match(b"(.)  #", lines)
     regular &= (opening == text.line_start[lines]) & (space1 == closing + 1) & (space2 > space1 + 1)
     lines, opening, closing, space2, hash_ = select(regular, lines, opening, closing, space2, hash_)
-    timestamp, ts_ok = text.decimal(opening + 1, closing)
+    timestamp, ts_ok = text.timestamp(opening + 1, closing)
     can_id, id_ok = text.can_id(space2 + 1, hash_)
     id_length = hash_ - space2 - 1
     id_ok &= ((id_length == 3) & (can_id <= 0x7FF)) | (id_length == 8)
@@ -125,8 +128,9 @@ def parse_candump(lines: pa.Array, path: str | Path, label: int = UNKNOWN_LABEL,
     matched, g = regex_groups(lines, LINE_RE)
     checks.reject(~matched, f"expected {EXPECTED}")
 
-    timestamp, ts_ok = parse_float(g["timestamp"])
+    timestamp, ts_ok = parse_timestamps(g["timestamp"])
     checks.reject(~ts_ok, "timestamp in parentheses is not a number")
+    reject_bad_times(checks, timestamp)
     can_id = _check_id(checks, g["can_id"])
 
     data = g["data"]

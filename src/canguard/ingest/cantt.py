@@ -23,8 +23,9 @@ import pyarrow.compute as pc
 from canguard.frames import Frames
 from canguard.ingest.bytescan import TextBuffer, combine, first_line, read_log_bytes, read_regular_lines, select
 from canguard.ingest.hexcodec import decode_hex_id, decode_hex_payload
-from canguard.ingest.lines import Fields, LineChecks, as_mask, empty_lines, parse_float
+from canguard.ingest.lines import Fields, LineChecks, as_mask, empty_lines
 from canguard.ingest.result import NotCanDataError, ReadResult
+from canguard.ingest.timestamps import parse_timestamps, reject_bad_times
 
 HEADER = "timestamp,arbitration_id,data_field,attack"
 FORMAT = "cantt_csv"
@@ -49,7 +50,7 @@ def read_regular_rows(text: TextBuffer, lines: np.ndarray) -> tuple[Frames, np.n
     plain ``digits.digits,hex,hex,0|1`` rows the general path would keep, and those lines."""
     regular, (_, comma1, comma2, comma3) = text.match(b".,,,", lines)
     lines, comma1, comma2, comma3 = select(regular, lines, comma1, comma2, comma3)
-    timestamp, ts_ok = text.decimal(text.line_start[lines], comma1)
+    timestamp, ts_ok = text.timestamp(text.line_start[lines], comma1)
     can_id, id_ok = text.can_id(comma1 + 1, comma2)
     payload, dlc, data_ok = text.hex_payload(comma2 + 1, comma3)
     attack = text.data[comma3 + 1]
@@ -73,8 +74,9 @@ def parse_cantt_lines(body: pa.Array, line_numbers: np.ndarray) -> ReadResult:
     # an empty data_field is a DLC-0 frame; only a spelled-out missing value is missing
     checks.reject(as_mask(pc.is_in(data_raw, MISSING_PAYLOAD)), "missing data_field ('na')")
 
-    timestamp, ts_ok = parse_float(ts_raw)
+    timestamp, ts_ok = parse_timestamps(ts_raw)
     checks.reject(~ts_ok, "timestamp is not a number")
+    reject_bad_times(checks, timestamp)
     if pc.any(pc.or_(pc.starts_with(id_raw, "0x"), pc.starts_with(id_raw, "0X"))).as_py():  # rare: skip the regex
         id_raw = pc.replace_substring_regex(id_raw, r"^0[xX]", b"")
     can_id, id_ok = decode_hex_id(id_raw)

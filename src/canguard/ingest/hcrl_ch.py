@@ -55,11 +55,11 @@ from canguard.ingest.lines import (
     as_mask,
     empty_lines,
     match_lines,
-    parse_float,
     parse_uint,
     refuse_if_nothing_kept,
 )
 from canguard.ingest.result import ReadResult
+from canguard.ingest.timestamps import parse_timestamps, reject_bad_times
 
 CSV_FORMAT = "hcrl_ch_csv"
 TXT_FORMAT = "hcrl_ch_txt"
@@ -98,7 +98,7 @@ def read_regular_csv_rows(text: TextBuffer, lines: np.ndarray) -> tuple[Frames, 
     pairs, commas_ok = text.byte_list(comma2 + 1, listed)
     flag = text.data[stop - 1]
     keep = (stop == comma2 + 3 * listed + 2) & commas_ok & ((flag == ord("R")) | (flag == ord("T")))
-    timestamp, ts_ok = text.decimal(text.line_start[lines], comma0)
+    timestamp, ts_ok = text.timestamp(text.line_start[lines], comma0)
     can_id, id_ok = text.can_id(comma0 + 1, comma1)
     payload, _, bytes_ok = hex_bytes(pairs, 2 * listed)
     payload.view("<u8")[:, 0] &= LOW_BYTES[dlc]  # bytes listed beyond the DLC are ignored
@@ -114,8 +114,9 @@ def parse_hcrl_ch_csv(lines: pa.Array, line_numbers: np.ndarray) -> ReadResult:
     checks.reject(empty_lines(lines), "empty line")
     checks.reject(fields.count < 4, "expected at least 4 fields: Timestamp,CAN ID,DLC,...,Flag")
 
-    timestamp, ts_ok = parse_float(fields.get(0))
+    timestamp, ts_ok = parse_timestamps(fields.get(0))
     checks.reject(~ts_ok, "Timestamp is not a number")
+    reject_bad_times(checks, timestamp)
     can_id, id_ok = decode_hex_id(fields.get(1))
     checks.reject(~id_ok, "CAN ID is not 1-8 hex digits (at most 0x1FFFFFFF)")
     dlc, dlc_ok = parse_uint(fields.get(2), 1 << 30)
@@ -166,8 +167,9 @@ def parse_hcrl_ch_csv(lines: pa.Array, line_numbers: np.ndarray) -> ReadResult:
 def read_hcrl_ch_txt(path: str | Path) -> ReadResult:
     lines, checks, g = match_lines(path, TXT_LINE_RE, TXT_EXPECTED)
 
-    timestamp, ts_ok = parse_float(g["timestamp"])
+    timestamp, ts_ok = parse_timestamps(g["timestamp"])
     checks.reject(~ts_ok, "Timestamp is not a number")
+    reject_bad_times(checks, timestamp)
     can_id, id_ok = decode_hex_id(g["can_id"])
     checks.reject(~id_ok, "ID is not 1-8 hex digits (at most 0x1FFFFFFF)")
     checks.reject(~as_mask(pc.match_substring_regex(g["flags"], r"^[0-9]+$")),

@@ -15,6 +15,12 @@ UTF-16/UTF-32, is transcoded to UTF-8 first.  Transcoding keeps every
 does not decode becomes U+FFFD on its line (which is then rejected, not
 lost).  The marks of UTF-1, UTF-EBCDIC, SCSU and BOCU-1 are refused with a
 NotCanDataError naming the file and the encoding.
+
+Bounded lines: no line of a CAN log is longer than :data:`MAX_LINE_BYTES`; a longer one is
+rejected (:data:`LONG_LINE_REASON`, by every reader and by ``canguard detect`` on stdin, which
+drops its bytes up to the next newline) and reading resumes at the next line.  A reject's raw text
+is quoted to its first :data:`RAW_PREFIX_CHARS` characters wherever it is stored or reported (the
+rejects files, ``detect``'s report), ``…`` marking the cut; ``raw_bytes`` holds the line's length.
 """
 
 from __future__ import annotations
@@ -28,6 +34,45 @@ import pyarrow.compute as pc
 
 from canguard.ingest.errors import NotCanDataError
 from canguard.ingest.hexcodec import string_buffers
+
+#: The longest line any reader accepts, in bytes (UTF-8, without the newline).  The longest valid lines of
+#: the formats canguard reads are a few hundred bytes: a candump CAN FD line with 64 data bytes is about 170,
+#: a Vector ASC CAN FD line with 64 bytes about 300, a PEAK TRC line about 100, a Car-Hacking CSV row with its
+#: eight bytes about 60, a can-train-and-test row about 45.  4 KiB leaves an order of magnitude above all of
+#: them (long interface names, padding, comments), and bounds what ``detect`` buffers of one line on stdin.
+MAX_LINE_BYTES = 4096
+#: The characters of a rejected line quoted in the rejects and reports; its length is in ``raw_bytes``.
+RAW_PREFIX_CHARS = 120
+LONG_LINE_REASON = f"line longer than {MAX_LINE_BYTES} bytes (no CAN log line is; its length is in raw_bytes)"
+ELLIPSIS = "\u2026"
+
+
+def quote_raw(raw: bytes | str, length: int | None = None) -> str:
+    """A rejected line as stored and reported: its first RAW_PREFIX_CHARS characters, ``…`` where it was cut.
+
+    Only the first ``4 * RAW_PREFIX_CHARS`` bytes are ever decoded (a character is at most 4 bytes);
+    ``length``: the whole line's length in bytes where ``raw`` is only its beginning."""
+    if isinstance(raw, str):
+        return raw if len(raw) <= RAW_PREFIX_CHARS else raw[:RAW_PREFIX_CHARS] + ELLIPSIS
+    head = bytes(raw[: 4 * RAW_PREFIX_CHARS])
+    text = head.decode("utf-8", errors="replace")
+    if max(len(raw), length or 0) > len(head) or len(text) > RAW_PREFIX_CHARS:
+        return text[:RAW_PREFIX_CHARS] + ELLIPSIS
+    return text
+
+
+def rejects_table(line: list[int] | np.ndarray, raw: list[str], reason: list[str],
+                  raw_bytes: list[int] | np.ndarray | None = None) -> pa.Table:
+    """A rejects table (REJECTS_SCHEMA) from unquoted raw texts: quoted here, their UTF-8 length in ``raw_bytes``
+    unless given."""
+    if raw_bytes is None:
+        raw_bytes = [len(r.encode("utf-8", errors="replace")) if isinstance(r, str) else len(r) for r in raw]
+    return pa.table({
+        "line": pa.array(np.asarray(line, dtype=np.int64), pa.int64()),
+        "raw": pa.array([quote_raw(r, int(n)) for r, n in zip(raw, raw_bytes)], pa.string()),
+        "raw_bytes": pa.array(np.asarray(raw_bytes, dtype=np.int64), pa.int64()),
+        "reason": pa.array(list(reason), pa.string()),
+    }, schema=REJECTS_SCHEMA)
 
 
 def split_lines(raw: bytes) -> pa.Array:
@@ -164,7 +209,8 @@ class LineChecks:
     """Marks lines as rejected, each with the first reason that applies.
 
     Readers run checks in order; a line rejected once keeps its first reason.
-    ``kept`` is the mask of lines that passed every check.
+    ``kept`` is the mask of lines that passed every check.  The first check is
+    the length: a line longer than MAX_LINE_BYTES is rejected with LONG_LINE_REASON.
     """
 
     def __init__(self, lines: pa.Array, line_numbers: np.ndarray):
@@ -173,6 +219,8 @@ class LineChecks:
         self.kept = np.ones(len(lines), dtype=bool)
         self._reason = np.full(len(lines), -1, dtype=np.int32)
         self._reasons: list[str] = []
+        self.length = pc.binary_length(lines).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+        self.reject(self.length > MAX_LINE_BYTES, LONG_LINE_REASON)
 
     def reject(self, mask: np.ndarray, reason: str) -> None:
         new = np.asarray(mask, dtype=bool) & self.kept
@@ -196,19 +244,26 @@ class LineChecks:
         return int(self.line_numbers[i]), self._reasons[self._reason[i]]
 
     def rejects(self) -> pa.Table:
-        """Table of rejected lines: ``line`` (1-based), ``raw`` text, ``reason``."""
+        """Table of rejected lines: ``line`` (1-based), ``raw`` text (quoted: :func:`quote_raw`), its length
+        ``raw_bytes``, ``reason``."""
         idx = np.flatnonzero(~self.kept)
         raw = self.lines.take(pa.array(idx)).cast(pa.large_binary())
-        raw_text = [b.decode("utf-8", errors="replace") for b in raw.to_pylist()]
+        if len(raw) and int(self.length[idx].max()) > 4 * RAW_PREFIX_CHARS:  # decode no more than is quoted
+            raw = pc.binary_slice(raw, 0, 4 * RAW_PREFIX_CHARS)
         reasons = np.asarray(self._reasons + [""], dtype=object)[self._reason[idx]]
+        raw_text = [quote_raw(b, n) for b, n in zip(raw.to_pylist(), self.length[idx].tolist())]
         return pa.table({
             "line": pa.array(self.line_numbers[idx], pa.int64()),
             "raw": pa.array(raw_text, pa.string()),
+            "raw_bytes": pa.array(self.length[idx], pa.int64()),
             "reason": pa.array(list(reasons), pa.string()),
-        })
+        }, schema=REJECTS_SCHEMA)
 
 
-REJECTS_SCHEMA = pa.schema([("line", pa.int64()), ("raw", pa.string()), ("reason", pa.string())])
+#: A reject: the 1-based line (message index for BLF and a bus), the line's text quoted to RAW_PREFIX_CHARS
+#: characters (:func:`quote_raw`), the line's length in bytes, the reason.
+REJECTS_SCHEMA = pa.schema([("line", pa.int64()), ("raw", pa.string()), ("raw_bytes", pa.int64()),
+                            ("reason", pa.string())])
 
 NUMBER_RE = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 
@@ -284,6 +339,7 @@ def refuse_if_nothing_kept(path, result, expected: str) -> None:
 
 
 __all__ = [
+    "MAX_LINE_BYTES", "RAW_PREFIX_CHARS", "LONG_LINE_REASON", "quote_raw", "rejects_table",
     "split_lines", "read_lines", "text_encoding", "to_utf8", "Fields", "LineChecks", "REJECTS_SCHEMA",
     "parse_float", "parse_uint", "strip_bytes", "string_buffers", "as_mask", "empty_lines",
     "regex_groups", "refuse_if_nothing_kept", "match_lines",

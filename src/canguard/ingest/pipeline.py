@@ -1,7 +1,9 @@
 """Ingest one recording: raw log -> canonical parquet + rejects + report.
 
 Every data line of the raw file ends up either as a row of the parquet file or
-as a row of the rejects file; the report says how many of each, and why.  Each
+as a row of the rejects file; the report says how many of each, and why, and
+(``time``) how many messages were refused for their timestamp, by kind, and how often
+the time of those kept steps back or jumps (:mod:`canguard.ingest.timestamps`).  Each
 output is written whole or not at all (:func:`canguard.atomic.atomic_output`),
 the report last.
 
@@ -30,6 +32,7 @@ from canguard.atomic import atomic_output, copy_file, write_text
 from canguard.frames import FRAME_TYPE_NAMES
 from canguard.ingest.detect import read_any
 from canguard.ingest.result import ReadResult
+from canguard.ingest.timestamps import TimeSteps, merge_time_reports, time_report
 from canguard.schema import frames_to_table, write_messages
 
 log = logging.getLogger(__name__)
@@ -115,6 +118,8 @@ def recording_report(entry: dict, result: ReadResult, rej: pa.Table, read_s: flo
     raw, frames = entry["path"], result.frames
     labels = {int(v): int(c) for v, c in zip(*np.unique(frames.label, return_counts=True))}
     reasons = Counter(rej.column("reason").to_pylist())
+    steps = TimeSteps()
+    steps.add(frames.timestamp)
     out = {
         "recording": entry["key"],
         "source_file": raw,
@@ -134,6 +139,7 @@ def recording_report(entry: dict, result: ReadResult, rej: pa.Table, read_s: flo
         "dlc_below_8": int(np.sum(frames.dlc < 8)),
         "duration_s": float(frames.timestamp.max() - frames.timestamp.min()) if len(frames) else 0.0,
         "timestamps_sorted": bool(np.all(np.diff(frames.timestamp) >= 0)),
+        "time": time_report(steps, reasons),
         "read_seconds": round(read_s, 4),
         "rows_per_second": round(result.rows_read / read_s) if read_s > 0 else None,
     }
@@ -176,6 +182,7 @@ def summarize(catalog: dict, reports: list[dict]) -> dict:
         **totals,
         "rejects_by_reason": dict(sorted(reasons.items())),
         "frames_by_type": dict(frame_types),
+        "time": merge_time_reports([r.get("time", {}) for r in reports]),
         "per_recording": reports,
     }
 

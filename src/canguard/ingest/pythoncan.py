@@ -66,12 +66,12 @@ from pathlib import Path
 
 import can
 import numpy as np
-import pyarrow as pa
 from can.io.blf import FILE_HEADER_STRUCT, OBJ_HEADER_BASE_STRUCT, BLFParseError
 
 from canguard.frames import FRAME_DATA, FRAME_FD, FRAME_REMOTE, UNKNOWN_LABEL, Frames
-from canguard.ingest.lines import to_utf8
-from canguard.ingest.result import MAX_DATA_BYTES, NotCanDataError, ReadResult, fd_too_long
+from canguard.ingest.lines import LONG_LINE_REASON, MAX_LINE_BYTES, rejects_table, to_utf8
+from canguard.ingest.result import ID_OVER_29_BITS, MAX_DATA_BYTES, NotCanDataError, ReadResult, fd_too_long
+from canguard.ingest.timestamps import time_reason
 
 SNIFF_BYTES = 64 * 1024
 BLF_MAGIC = b"LOGG"
@@ -119,10 +119,13 @@ def looks_like_blf(head: bytes) -> bool:
 def _frame(msg: can.Message) -> tuple[int, bytes, int] | str:
     """(frame_type, data, dlc) of a message the schema holds, else the reason to reject it."""
     n = len(msg.data)
+    bad_time = time_reason(msg.timestamp)
+    if bad_time is not None:
+        return bad_time
     if msg.is_error_frame:
         return "error frame is not a data frame"
     if msg.arbitration_id > 0x1FFFFFFF:
-        return "CAN ID over 0x1FFFFFFF"
+        return ID_OVER_29_BITS
     if msg.is_fd:
         return fd_too_long(n) if n > MAX_DATA_BYTES else (FRAME_FD, bytes(msg.data), n)
     if msg.is_remote_frame:
@@ -172,11 +175,8 @@ class _Collected:
         frames = Frames(np.array(ts, np.float64), np.array(ids, np.uint32), np.array(dlc, np.uint8),
                         payload, np.full(len(ts), label, np.int8), np.array(kind, np.int8))
         order = np.argsort(np.array(self.reject_lines, np.int64), kind="stable")
-        rejects = pa.table({
-            "line": pa.array(np.array(self.reject_lines, np.int64)[order], pa.int64()),
-            "raw": pa.array([self.reject_raw[i] for i in order], pa.string()),
-            "reason": pa.array([self.reject_reason[i] for i in order], pa.string()),
-        })
+        rejects = rejects_table(np.array(self.reject_lines, np.int64)[order], [self.reject_raw[i] for i in order],
+                                [self.reject_reason[i] for i in order])
         return ReadResult(fmt, frames, np.array(lines, np.int64), rejects, header_lines=header_lines)
 
 
@@ -320,14 +320,23 @@ def _read_text_log(path: str | Path, spec: _TextFormat, label: int) -> ReadResul
     path = Path(path)
     _sniff(path, spec.looks_like, spec.expected, text=True)
     texts = _text_lines(path)
+    # a line longer than MAX_LINE_BYTES is rejected as in every reader: python-can sees it as an empty line
+    long_lines = {i: text for i, text in enumerate(texts) if len(text) > MAX_LINE_BYTES // 4
+                  and len(text.encode("utf-8", errors="replace")) > MAX_LINE_BYTES}
+    for i in long_lines:
+        texts[i] = ""
     got = _Collected()
-    failures = _parse_text(path, texts, spec, got)
+    failures = [(line, reason) for line, reason in _parse_text(path, texts, spec, got) if line - 1 not in long_lines]
     if not got.messages:
-        reason = failures[0][1] if failures else f"python-can {spec.reader_cls.__name__} found no CAN message"
-        raise NotCanDataError(f"{path}:{failures[0][0] if failures else 1}: expected {spec.expected} ({reason})")
+        first = min([*(line for line, _ in failures), *(i + 1 for i in long_lines)], default=None)
+        reason = (LONG_LINE_REASON if first - 1 in long_lines else dict(failures)[first]) if first else \
+            f"python-can {spec.reader_cls.__name__} found no CAN message"
+        raise NotCanDataError(f"{path}:{first or 1}: expected {spec.expected} ({reason})")
     for line, reason in failures:
         got.reject(line, texts[line - 1], reason)
-    used = set(got.message_lines) | {line for line, _ in failures}
+    for i, text in long_lines.items():
+        got.reject(i + 1, text, LONG_LINE_REASON)
+    used = set(got.message_lines) | {line for line, _ in failures} | {i + 1 for i in long_lines}
     header_lines = 0
     for i, text in enumerate(texts):
         if i + 1 in used:

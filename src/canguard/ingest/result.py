@@ -12,6 +12,7 @@ from canguard.ingest.errors import NotCanDataError  # noqa: F401  (re-exported)
 from canguard.ingest.lines import REJECTS_SCHEMA
 
 MAX_DATA_BYTES = 8
+ID_OVER_29_BITS = "CAN ID over 0x1FFFFFFF (more than 29 bits)"
 
 
 def fd_too_long(n_bytes: int) -> str:

@@ -1,6 +1,8 @@
 """Training settings: one dataclass, built from the `training` section of the workflow config.
 
-Every field has a default; ``TrainConfig.from_dict`` rejects unknown keys by name.
+Every field has a default; ``TrainConfig.from_dict`` rejects unknown keys by name, and NaN or infinite
+numbers by name (the workflow's schema refuses them before any job; this is the check of the paths that do not
+pass through it: ``canguard train``'s config file, ``--config`` and hardware preset).
 :func:`settings_for` keeps the settings one training job reads, so that a change
 of, say, the distillation temperature reruns only the distilled students.
 """
@@ -8,6 +10,8 @@ of, say, the distillation temperature reruns only the distilled students.
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -52,10 +56,29 @@ class TrainConfig:
         unknown = sorted(set(d) - names)
         if unknown:
             raise ValueError(f"unknown training setting(s): {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+        bad = nonfinite_values(d)
+        if bad:
+            raise ValueError("\n".join(f"training.{path}: {value!r} is not a finite number" for path, value in bad))
         return cls(**d)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def nonfinite(self) -> list[tuple[str, float]]:
+        """(name, value) of every setting that is NaN or infinite (none: all finite)."""
+        return nonfinite_values(self.to_dict())
+
+
+def nonfinite_values(node, path: str = "") -> list[tuple[str, float]]:
+    """(key path, value) of every float in ``node`` (mappings and lists, nested) that is NaN or infinite."""
+    if isinstance(node, float):
+        return [] if math.isfinite(node) else [(path, node)]
+    if isinstance(node, Mapping):
+        return [bad for key, value in node.items()
+                for bad in nonfinite_values(value, f"{path}.{key}" if path else str(key))]
+    if isinstance(node, (list, tuple)):
+        return [bad for i, value in enumerate(node) for bad in nonfinite_values(value, f"{path}[{i}]")]
+    return []
 
 
 # settings only some trainings read: the others drop them (and are not rerun when they change)

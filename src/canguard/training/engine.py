@@ -21,6 +21,12 @@ history to ``out_dir/metrics.csv`` (every epoch once, across resumptions): the
 stage's declared outputs.  Logs: ``logs/metrics.csv`` rewritten after each
 epoch, TensorBoard under ``out_dir/tensorboard`` (appended to on resume); a
 progress bar per epoch on a terminal.
+
+NaN and infinity (:mod:`canguard.training.finite`): the settings are checked before anything is written, every
+training loss as it is computed, the gradient norm before every optimiser step, the weights and the monitored
+metric before every checkpoint; the first one found stops training with
+:class:`~canguard.training.finite.NonFiniteError` (one line: the model, its folder, the epoch and batch), and
+nothing is saved from that point on, so no best or last checkpoint ever holds a NaN.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ from canguard.atomic import atomic_output, write_text
 from canguard.graphs.dataset import GraphShards, ShardBatches
 from canguard.training.checkpoint import CheckpointSeries, copy_checkpoint, rng_state, set_rng_state
 from canguard.training.config import TrainConfig
+from canguard.training.finite import NonFiniteError, gradients_finite, nonfinite_tensors
 from canguard.training.profiler import NullProfiler, PhaseProfiler
 from canguard.training.stopping import StopRequests, TrainingStopped
 
@@ -146,6 +153,11 @@ class Engine:
     def fit(self, task, train: GraphShards, val: GraphShards, fingerprint: str) -> dict:
         """Train ``task`` (see :mod:`canguard.training.tasks`) and return the run summary."""
         cfg = self.cfg
+        bad = cfg.nonfinite()  # what bypassed the schema (a tuner's result, a TrainConfig made by hand)
+        if bad:
+            raise NonFiniteError(f"{_who(task, self.out_dir)}: training setting "
+                                 f"{', '.join(f'{name}={value!r}' for name, value in bad)} is not a finite number: "
+                                 "refused before the first step, nothing written")
         fabric = self._fabric()
         fabric.launch()  # data-parallel: starts the other processes (or joins those srun/torchrun started)
         self.rank_zero = fabric.is_global_zero
@@ -256,6 +268,12 @@ class Engine:
             metrics = {f"val_{k}": v for k, v in metrics.items()} | train_logs
             metrics |= {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
             current = metrics[task.monitor]
+            # nothing non-finite becomes a checkpoint: neither the weights nor the metric that elects the best
+            self._check_weights(fabric, task, f"after epoch {epoch}")
+            if not math.isfinite(current):
+                raise NonFiniteError(f"{_who(task, self.out_dir)}: validation {task.monitor} is {current!r} after "
+                                     f"epoch {epoch} (optimiser step {state['global_step']}): stopped, nothing saved "
+                                     "from this epoch; the checkpoints saved before it are kept")
             if state["best"] is None:
                 improved = True
             elif task.mode == "max":
@@ -295,6 +313,10 @@ class Engine:
         progress = _progress(max_batches, f"epoch {epoch}")
         steps = StepLog(epoch, max_batches, start, cfg.log_every_s if self.rank_zero else 0.0,
                         console_prefix=f"[{self.out_dir}] ")
+        # the loss is checked as it is computed: at once in one process; with several, at the next optimiser
+        # step, where every process agrees (one stopping alone would leave the others waiting in the all-reduce)
+        bad_loss = None
+        check_gradients = getattr(fabric.strategy.precision, "scaler", None) is None  # a loss scaler skips them
         iterator = iter(loader)
         for _ in range(start):  # the epoch's order is fixed by (seed, epoch): skip what was trained
             next(iterator)
@@ -310,24 +332,38 @@ class Engine:
             with fabric.no_backward_sync(model, enabled=accumulating):
                 with profiler.phase("forward"):
                     loss, _ = task.training_loss(batch)
+                value = float(loss.detach())
+                if not math.isfinite(value) and bad_loss is None:
+                    bad_loss = f"training loss is {value!r} at epoch {epoch}, batch {i + 1} of {max_batches}"
+                    if fabric.world_size == 1:
+                        self._stop_nonfinite(task, bad_loss, state)
                 with profiler.phase("backward"):
                     fabric.backward(loss / cfg.grad_accum)
             if not accumulating:
                 with profiler.phase("optimizer"):
+                    norm = None
                     if cfg.grad_clip:
-                        fabric.clip_gradients(model, optimizer, max_norm=cfg.grad_clip, error_if_nonfinite=False)
+                        norm = fabric.clip_gradients(model, optimizer, max_norm=cfg.grad_clip, error_if_nonfinite=False)
+                    problem = bad_loss
+                    if problem is None and check_gradients:
+                        problem = _nonfinite_gradients(optimizer, norm, epoch, i, max_batches)
+                    if _any_rank(fabric, problem is not None):
+                        self._stop_nonfinite(task, problem or "a non-finite loss or gradient on another "
+                                             f"process at epoch {epoch}, batch {i + 1} of {max_batches}", state)
+                    bad_loss = None
                     optimizer.step()
                     optimizer.zero_grad(set_to_none=True)
                     scheduler.step()
                 state["global_step"] += 1
             profiler.step()
-            total += float(loss.detach())
+            total += value
             count += 1
             if progress is not None:
                 progress.update(1)
                 progress.set_postfix(loss=f"{total / count:.4f}")
             steps.step(i + 1, batch.num_graphs, total / count)
             if not accumulating and i + 1 < max_batches and _agreed(fabric, stop):
+                self._check_weights(fabric, task, f"in epoch {epoch} after batch {i + 1}")
                 state["position"] = {"epoch": epoch, "batch": i + 1, "loss_sum": total, "batches": count}
                 self._save_last(task, optimizer, scheduler, plateau, state, fingerprint,
                                 augmentation=task.generator_states())
@@ -339,6 +375,21 @@ class Engine:
         if fabric.world_size > 1:
             loss = float(fabric.all_reduce(torch.tensor(loss, device=fabric.device), reduce_op="mean"))
         return {"train_loss": loss}
+
+    def _stop_nonfinite(self, task, problem: str, state: dict) -> None:
+        raise NonFiniteError(f"{_who(task, self.out_dir)}: {problem} (before optimiser step "
+                             f"{state['global_step'] + 1}): stopped before the step, nothing saved from it; the "
+                             "checkpoints saved before it are kept")
+
+    def _check_weights(self, fabric, task, where: str) -> None:
+        """NonFiniteError where a weight (or buffer) of the trained modules is NaN or infinite; every process
+        checks, and all stop together."""
+        bad = nonfinite_tensors(task.trainable.state_dict().items())
+        if _any_rank(fabric, bool(bad)):
+            names = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "") if bad else (
+                "on another process")
+            raise NonFiniteError(f"{_who(task, self.out_dir)}: non-finite weights {where} ({names}): stopped, "
+                                 "nothing saved from them; the checkpoints saved before are kept")
 
     def _meta(self, task, fingerprint: str, epoch: int) -> dict:
         return {"task": task.describe(), "config": self.cfg.to_dict(), "fingerprint": fingerprint, "epoch": epoch}
@@ -362,6 +413,34 @@ class Engine:
             saved["plateau"] = plateau.state_dict()
         self.last.save(state["global_step"], saved,
                        self._meta(task, fingerprint, state["epoch"]) | {"loop": state, "rng": plain})
+
+
+def _who(task, out_dir: Path) -> str:
+    """The model a message is about: ``gat teacher in results/<run>/models/<dataset>/gat_teacher/seed0``."""
+    d = task.describe()
+    distilled = " (distilled)" if d.get("distilled_from") else ""
+    return f"{d.get('family', '?')} {d.get('role', '?')}{distilled} in {out_dir}"
+
+
+def _nonfinite_gradients(optimizer, norm, epoch: int, batch: int, batches: int) -> str | None:
+    """What is wrong with the gradients about to be stepped on (None: all finite): their total norm, the one
+    clipping computed or computed here, is NaN or infinite, and so is some gradient (a norm can overflow in 16-bit
+    where every gradient is finite)."""
+    grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+    if not grads:
+        return None
+    if norm is None:
+        norm = torch.nn.utils.get_total_norm(grads)
+    if bool(torch.isfinite(norm)) or gradients_finite(grads):
+        return None
+    return f"gradient norm is {float(norm)!r} at epoch {epoch}, batch {batch + 1} of {batches}"
+
+
+def _any_rank(fabric, flag: bool) -> bool:
+    """Whether ``flag`` holds in any process (every process calls this at the same point)."""
+    if fabric.world_size == 1:
+        return flag
+    return fabric.strategy.reduce_boolean_decision(flag, all=False)
 
 
 def _agreed(fabric, stop) -> bool:

@@ -61,9 +61,11 @@ class SignalHandlers:
 class StopRequests(SignalHandlers):
     """While active, the stop signals set :attr:`requested` instead of killing the process."""
 
-    def __init__(self, signals=STOP_SIGNALS):
+    def __init__(self, signals=STOP_SIGNALS,
+                 action: str = "saving a checkpoint at the next optimiser step, then stopping"):
         super().__init__(signals)
         self.signum: int | None = None
+        self.action = action  # what the process does on a stop request, for the log line
 
     @property
     def requested(self) -> bool:
@@ -77,6 +79,5 @@ class StopRequests(SignalHandlers):
         if signum == signal.SIGINT and self.signum == signal.SIGINT:
             raise KeyboardInterrupt
         if self.signum is None:
-            log.warning("%s received: saving a checkpoint at the next optimiser step, then stopping",
-                        signal.Signals(signum).name)
+            log.warning("%s received: %s", signal.Signals(signum).name, self.action)
         self.signum = signum

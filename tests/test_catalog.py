@@ -1,6 +1,7 @@
 """Dataset discovery, recording names and deduplication of byte-identical recordings."""
 
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -47,6 +48,43 @@ def _tree(root, files: dict[str, str]):
 ])
 def test_recording_names(stem, expected):
     assert parse_recording_name(stem) == expected
+
+
+# every file of can-train-and-test v1.5 (333 CSVs: hcrl_ch, hcrl_sa, set_01..set_04), one <set>/<folder>/<file>.csv
+# a line: the names from a complete public copy of the distribution (the README of ../shared/datasets says what is
+# here of it); the attack each name means, by its name without the trailing recording number
+CANTT_FILES = Path(__file__).parent / "data" / "can_train_and_test_v1.5_files.txt"
+CANTT_ATTACKS = {
+    "attack-free": "none", "accessory": "none",
+    "DoS": "dos", "fuzzing": "fuzzing", "gear": "spoofing_gear", "rpm": "spoofing_rpm", "speed": "spoofing_speed",
+    "rpm-accessory": "spoofing_rpm_accessory", "speed-accessory": "spoofing_speed_accessory",
+    "force-neutral": "force_neutral", "standstill": "standstill", "double": "double", "triple": "triple",
+    "interval": "interval", "systematic": "systematic", "valid_systematic": "valid_systematic",
+    "targeted_payload_fuzzing": "targeted_payload_fuzzing", "untargeted_payload_fuzzing": "untargeted_payload_fuzzing",
+    "suppress": "suppress", "masquerade-timed": "masquerade_timed", "masquerade-untimed": "masquerade_untimed",
+    "malfunction": "malfunction",
+}
+HCRL_SA_VEHICLES = {"kia", "sonata", "spark"}
+
+
+def test_every_file_name_of_can_train_and_test_parses_to_its_attack_and_no_false_vehicle():
+    """set_0N and hcrl_ch names carry no vehicle: an underscore or a split word (DoS-train) is never one."""
+    lines = CANTT_FILES.read_text().split()
+    assert len(lines) == 333
+    seen = set()
+    for line in lines:
+        dataset, split, name = line.split("/")
+        stem = name.removesuffix(".csv")
+        words = stem.split("-")
+        vehicle = words.pop().lower() if dataset == "hcrl_sa" and words[-1].lower() in HCRL_SA_VEHICLES else None
+        if dataset == "hcrl_ch" and words[-1] in ("train", "test"):
+            words.pop()
+        if words[-1].isdigit():
+            words.pop()
+        expected = CANTT_ATTACKS["-".join(words)]
+        assert recording_attack(split, stem) == (expected, vehicle or "unknown"), line
+        seen.add(expected)
+    assert seen == set(CANTT_ATTACKS.values())  # every attack of the table occurs
 
 
 def test_vehicle_from_folder_where_names_carry_none(tmp_path):

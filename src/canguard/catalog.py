@@ -61,11 +61,16 @@ ATTACK_ALIASES = {
     "spoofing": "spoofing", "force-neutral": "force_neutral",
     "malfunction": "malfunction", "replay": "replay",
     "suppress": "suppress", "masquerade": "masquerade",
+    # can-train-and-test set_01..set_04 (tests/data/can_train_and_test_v1.5_files.txt lists every file)
+    "double": "double", "triple": "triple", "interval": "interval", "standstill": "standstill",
+    "systematic": "systematic", "valid-systematic": "valid_systematic",
+    "targeted-payload-fuzzing": "targeted_payload_fuzzing", "untargeted-payload-fuzzing": "untargeted_payload_fuzzing",
 }
 # words after the attack that qualify it (a driving mode, a timing variant), never a vehicle
-ATTACK_MODIFIERS = {"accessory", "timed"}
-# words that carry nothing (Car-Hacking's "gear_dataset", "normal_run_data")
-FILLER_WORDS = {"dataset", "data", "run"}
+ATTACK_MODIFIERS = {"accessory", "timed", "untimed"}
+# words that carry nothing (Car-Hacking's "gear_dataset", "normal_run_data"; can-train-and-test's hcrl_ch
+# "DoS-train", "DoS-test": the part of the split, not a vehicle)
+FILLER_WORDS = {"dataset", "data", "run", "train", "test"}
 UNKNOWN_VEHICLE = "unknown"
 # vehicle of a recording whose name does not carry one (set_01..set_04: `rpm-accessory-1.csv`)
 TRAINING_VEHICLE = "training_vehicle"

@@ -40,6 +40,8 @@ WHOLE_SECTIONS = {
     "enrollment": inspect.getsource(plan.plan_enrollment),
     "split": inspect.getsource(__import__("canguard.graphs.split", fromlist=["x"]).split_training_windows),
     "evaluation.efficiency": (REPO / "src/canguard/stages/efficiency.py").read_text(),
+    "evaluation.incidents": inspect.getsource(__import__("canguard.evaluation.incidents",
+                                                         fromlist=["x"]).IncidentRule),
 }
 # keys without a default, and why
 NO_DEFAULT = {"datasets.*.root": "derived: datasets/<name>, or results/<run>/simulate/<name> for a synthetic one",
@@ -388,6 +390,9 @@ CROSS = {
     "warm-up as long as training": ({"training": {"warmup_epochs": 2}}, [],
                                     ["config warning: training.warmup_epochs: 2 >= training.max_epochs 2: training "
                                      "ends within the warm-up (no cosine schedule)"]),
+    "incident rule k over n": ({"evaluation": {"incidents": {"k": 4, "n": 3}}},
+                               ["config error: evaluation.incidents.k: 4 > evaluation.incidents.n 3: an incident "
+                                "needs k alarming windows among the last n"], []),
     "deepspeed not installed": ({"training": {"strategy": "deepspeed"}},
                                 ["config error: training.strategy: 'deepspeed' needs the deepspeed package, which is "
                                  "not installed"], []),

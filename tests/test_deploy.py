@@ -38,6 +38,8 @@ from canguard.simulate import SyntheticSpec, generate_recording, plan_recordings
 
 DETECTOR = "results/test/detectors/synthetic/gat_student/seed0"
 ALARMS = "results/test/evaluation/synthetic/gat_student/seed0/alarms.parquet"
+RULE_DETECTOR = "results/test/detectors/synthetic/rules/seed0"
+RULE_ALARMS = "results/test/evaluation/synthetic/rules/seed0/alarms.parquet"
 SIMULATED = "results/test/simulate/synthetic"
 DOS_BRAVO = "test_01_known_vehicle_known_attack/DoS-bravo"
 DOS_CHARLIE = "test_02_unknown_vehicle_known_attack/DoS-charlie"
@@ -132,7 +134,7 @@ def deployed(workflow_run, tmp_path_factory):
     work = tmp_path_factory.mktemp("deployed") / "work"
     shutil.copytree(workflow_run / "results/test/detectors", work / "results/test/detectors")
     shutil.copytree(workflow_run / SIMULATED, work / SIMULATED)
-    for item in (ALARMS, "results/test/evaluation/synthetic/gat_student/seed0/thresholds.json"):
+    for item in (ALARMS, "results/test/evaluation/synthetic/gat_student/seed0/thresholds.json", RULE_ALARMS):
         (work / item).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(workflow_run / item, work / item)
     shutil.copytree(workflow_run / "results/test/profiles", work / "results/test/profiles")
@@ -170,6 +172,24 @@ def test_detect_on_a_log_gives_the_offline_evaluation_of_that_recording(deployed
         assert report["unknown_ids_listed"] == ["0x000"]
     else:
         assert report["unknown_ids"] > 10
+
+
+@pytest.mark.parametrize("vehicle, protocol, recording", [
+    ("bravo", "enrolled", DOS_BRAVO), ("charlie", "enrolled", DOS_CHARLIE), ("bravo", "zero_shot", DOS_BRAVO)],
+    ids=["enrolled", "enrolled-unknown-vehicle", "zero-shot-known-vehicle"])
+def test_the_exported_rule_baseline_gives_the_offline_rule_alarms(deployed, vehicle, protocol, recording):
+    """The rule is a detector like the models: exported by the workflow (deploy.models: rules), loaded, checked and
+    run by canguard detect, it gives the windows, scores and alarms of the evaluation's rule baseline."""
+    bundle = DetectorBundle(deployed / RULE_DETECTOR)
+    assert bundle.manifest["model"]["family"] == "rules" and bundle.manifest["onnx"]["check"]["max_abs_diff"] < 1e-6
+    run = subprocess.run([sys.executable, "-m", "canguard.cli", "detect", "--model", str(deployed / RULE_DETECTOR),
+                          "--all-windows", f"{SIMULATED}/{recording}.csv", "--vehicle", vehicle, "--protocol",
+                          protocol], capture_output=True, cwd=deployed, timeout=300)
+    assert run.returncode == 0, run.stderr.decode()[-2000:]
+    lines = [json.loads(line) for line in run.stdout.decode().splitlines()]
+    rows = offline_alarms(deployed / RULE_ALARMS, protocol, recording)
+    assert_same_as_offline(lines, rows)
+    assert sum(line["alarm"] for line in lines) > 0  # the DoS is seen
 
 
 def candump_lines(frames) -> list[bytes]:

@@ -421,13 +421,15 @@ def get_all_efficiency(wildcards):
 
 
 def get_exported_models():
-    """The trained models exported as detectors (deploy.models), of the families that train."""
-    return [m for m in config["deploy"]["models"] if m in get_models()]
+    """The detectors exported (deploy.models): the rule baseline, and trained models of the families that train."""
+    return [m for m in config["deploy"]["models"] if m == RULES or m in get_models()]
 
 
-def get_exported_files(dataset, pattern):
-    """One file per exported model, in deploy.models' order: results/<run>/<pattern>."""
-    return [f"results/{RUN}/{pattern.format(dataset=dataset, model=m)}" for m in get_exported_models()]
+def get_exported_files(dataset, pattern, trained_only=False):
+    """One file per exported model (``trained_only``: but the rule baseline), in deploy.models' order:
+    results/<run>/<pattern>."""
+    models = [m for m in get_exported_models() if not (trained_only and m == RULES)]
+    return [f"results/{RUN}/{pattern.format(dataset=dataset, model=m)}" for m in models]
 
 
 def get_detector_folders(dataset):

@@ -8,7 +8,9 @@ if get_exported_models():
 
     rule export:
         input:
-            ckpts=lambda wildcards: get_exported_files(wildcards.dataset, "models/{dataset}/{model}/seed0/best.ckpt"),
+            ckpts=lambda wildcards: get_exported_files(
+                wildcards.dataset, "models/{dataset}/{model}/seed0/best.ckpt", trained_only=True
+            ),
             thresholds=lambda wildcards: get_exported_files(
                 wildcards.dataset, "evaluation/{dataset}/{model}/seed0/thresholds.json"
             ),

@@ -69,6 +69,7 @@ rule evaluate:
     params:
         test_vehicles=lambda wildcards: get_test_vehicles(wildcards.dataset),
         false_alarms_per_hour=config["evaluation"]["false_alarms_per_hour"],
+        incidents=config["evaluation"]["incidents"],
         size=config["windows"]["size"],
         stride=config["windows"]["stride"],
         code=code_version("evaluate"),
@@ -92,6 +93,7 @@ rule evaluate_fusion:
     params:
         test_vehicles=lambda wildcards: get_test_vehicles(wildcards.dataset),
         false_alarms_per_hour=config["evaluation"]["false_alarms_per_hour"],
+        incidents=config["evaluation"]["incidents"],
         size=config["windows"]["size"],
         stride=config["windows"]["stride"],
         code=code_version("evaluate_fusion"),

@@ -47,6 +47,7 @@ def cross_check(config: dict, *, executor: str = "local", main_process: bool = T
             warnings.append(line)
 
     _check_windows(config, warn)
+    _check_incidents(config, error)
     _check_datasets(config, error, warn)
     _check_synthetic(config, error)
     _check_split(config, error, warn)
@@ -65,6 +66,13 @@ def _check_windows(config, warn) -> None:
         gap = stride - size
         warn("windows.stride", f"{stride} > windows.size {size}: after each window {gap} "
                                f"message{'s are' if gap > 1 else ' is'} in no window (never scored)")
+
+
+def _check_incidents(config, error) -> None:
+    rule = config["evaluation"]["incidents"]
+    if rule["k"] > rule["n"]:
+        error("evaluation.incidents.k", f"{rule['k']} > evaluation.incidents.n {rule['n']}: an incident needs k "
+                                        f"alarming windows among the last n")
 
 
 def _check_datasets(config, error, warn) -> None:

@@ -59,7 +59,7 @@ from canguard.deploy.validate import (
     check_vehicle_entry,
     read_json,
 )
-from canguard.detectors import FAMILIES
+from canguard.detectors import FAMILIES, RULES
 from canguard.evaluation.alarms import ZERO_SHOT_NO_PROFILE, ZERO_SHOT_PROFILE
 from canguard.graphs.features import EDGE_FEATURES, NODE_FEATURES, feature_spec
 from canguard.graphs.preprocessing import Preprocessing
@@ -79,6 +79,8 @@ PROTOCOLS = ("enrolled", "zero_shot")  # the order a vehicle's entries are prefe
 SCORE_MEANING = {
     "gat": "the GAT's attack log-odds (logit of attack minus logit of benign)",
     "vgae": "the VGAE's reconstruction error (node features + CAN-ID cross-entropy + edges)",
+    RULES: "the rule baseline's score (share of messages of IDs the profile never saw + the largest count "
+           "excess in standard deviations / 100; canguard.models.rules)",
 }
 
 
@@ -179,7 +181,7 @@ class DetectorBundle:
         except integrity.IntegrityError as e:
             raise DetectorError(str(e)) from None
         self.record = record
-        check_manifest(c, self.manifest, FAMILIES, feature_spec(), NODE_FEATURES, EDGE_FEATURES)
+        check_manifest(c, self.manifest, (*FAMILIES, RULES), feature_spec(), NODE_FEATURES, EDGE_FEATURES)
         model = self.folder / self.manifest["onnx"]["file"]
         if model.stat().st_size > MAX_MODEL_BYTES:
             raise DetectorError(f"{model}: {model.stat().st_size} bytes, over the limit of {MAX_MODEL_BYTES}")
@@ -258,34 +260,67 @@ def export_detector(ckpt: str | Path, preprocessing: str | Path, thresholds: str
     returns the manifest.  The ONNX model is checked against the PyTorch one on up to ``check_windows``
     validation windows (scores and alarm decisions at the no-profile and validation thresholds).  Every file is
     then listed in ``integrity.json``, signed with the Ed25519 private key ``sign_key`` if one is given."""
-    import torch
-
-    from canguard.deploy.onnx_model import OnnxScorer, TorchScorer, export_onnx
-    from canguard.graphs.dataset import GraphShards, batch_from_shard
     from canguard.models.factory import load_model
-    from canguard.profiles.enrollment import Enrollment
 
-    out = Path(out)
     model, meta = load_model(ckpt)
     task = meta["task"]
     prep = Preprocessing.load(preprocessing)
     if task["preprocessing"] != prep.digest():
         raise DetectorError(f"{ckpt}: trained on preprocessing {task['preprocessing']}, but {preprocessing} is "
                             f"{prep.digest()}: they are not of the same run")
+    info = {"name": name, "family": task["family"], "role": task["role"], "sizes": task["sizes"],
+            "num_ids": task["num_ids"], "parameters": task["parameters"], "dataset": task.get("dataset"),
+            "distilled_from": task.get("distilled_from")}
+    return _export(model, info, (int(task["window_size"]), int(task["window_stride"])), prep, preprocessing,
+                   thresholds, val_shards, out, {"checkpoint": {"path": str(ckpt), "sha256": file_sha256(ckpt)}},
+                   training_profiles, enrollments, false_alarms_per_hour, check_windows, sign_key)
+
+
+def export_rule_detector(preprocessing: str | Path, thresholds: str | Path, val_shards: str | Path,
+                         out: str | Path, training_profiles: dict[str, str | Path] | None = None,
+                         enrollments: dict[str, str | Path] | None = None, false_alarms_per_hour: float | None = None,
+                         check_windows: int = 2048, sign_key: str | Path | None = None) -> dict:
+    """The rule baseline (:class:`canguard.models.rules.ProfileRule`) as a detector folder, like a trained
+    model's (:func:`export_detector`): nothing trained, its thresholds those of the workflow's evaluation of
+    ``rules``; ``canguard detect`` and ``canguard enroll`` run it as any other detector."""
+    from canguard.graphs.dataset import GraphShards
+    from canguard.models.rules import ProfileRule
+
+    prep = Preprocessing.load(preprocessing)
+    manifest = GraphShards(val_shards).manifest
+    size, stride = int(manifest["window_size"]), int(manifest["window_stride"])
+    rule = ProfileRule(prep.node_mean, prep.node_std, size).eval()
+    info = {"name": RULES, "family": RULES, "role": "", "sizes": {}, "num_ids": prep.num_ids,
+            "parameters": 0, "dataset": None, "distilled_from": None}
+    return _export(rule, info, (size, stride), prep, preprocessing, thresholds, val_shards, out, {},
+                   training_profiles, enrollments, false_alarms_per_hour, check_windows, sign_key)
+
+
+def _export(model, info: dict, windows: tuple[int, int], prep: Preprocessing, preprocessing, thresholds, val_shards,
+            out, sources: dict, training_profiles, enrollments, false_alarms_per_hour, check_windows,
+            sign_key) -> dict:
+    """ONNX export of ``model``'s window score, checked against PyTorch on validation windows, then the folder."""
+    import torch
+
+    from canguard.deploy.onnx_model import OnnxScorer, TorchScorer, export_onnx
+    from canguard.graphs.dataset import GraphShards, batch_from_shard
+    from canguard.profiles.enrollment import Enrollment
+
+    out = Path(out)
+    family = info["family"]
     fitted = json.loads(Path(thresholds).read_text())
-    shards = GraphShards(val_shards)
-    shard = shards.shard(0)
+    shard = GraphShards(val_shards).shard(0)
     n = min(len(shard["y"]), check_windows)
-    batch = batch_from_shard(shard, torch.arange(n))
-    inputs = {"x": batch.x.numpy(), "edge_index": batch.edge_index.numpy(), "batch": batch.batch.numpy(),
-              "node_id": batch.node_id.numpy(), "edge_attr": batch.edge_attr.numpy(),
-              "graph_ones": np.ones(n, np.float32)}
-    example = batch_from_shard(shard, torch.arange(min(n, 4)))
-    model_bytes = export_onnx(model, task["family"], {
-        "x": example.x.numpy(), "edge_index": example.edge_index.numpy(), "batch": example.batch.numpy(),
-        "node_id": example.node_id.numpy(), "edge_attr": example.edge_attr.numpy(),
-        "graph_ones": np.ones(min(n, 4), np.float32)})
-    reference = TorchScorer(model, task["family"])(inputs)
+
+    def inputs_of(count: int) -> dict:
+        batch = batch_from_shard(shard, torch.arange(count))
+        return {"x": batch.x.numpy(), "edge_index": batch.edge_index.numpy(), "batch": batch.batch.numpy(),
+                "node_id": batch.node_id.numpy(), "edge_attr": batch.edge_attr.numpy(),
+                "graph_ones": np.ones(count, np.float32)}
+
+    inputs = inputs_of(n)
+    model_bytes = export_onnx(model, family, inputs_of(min(n, 4)))
+    reference = TorchScorer(model, family)(inputs)
     exported = OnnxScorer(model_bytes)(inputs)
     zero_shot = fitted["zero_shot"]
     agree = {k: bool(np.array_equal(reference >= zero_shot[k]["value"], exported >= zero_shot[k]["value"]))
@@ -305,19 +340,16 @@ def export_detector(ckpt: str | Path, preprocessing: str | Path, thresholds: str
             enrollment = Enrollment.load(path)
             vehicles.append((protocol, vehicle, enrollment.profile, threshold_of(vehicle),
                              {"profile": str(path), "sha256": file_sha256(path), "report": enrollment.report()}))
-    model_info = {"name": name, "family": task["family"], "role": task["role"], "sizes": task["sizes"],
-                  "num_ids": task["num_ids"], "parameters": task["parameters"], "dataset": task.get("dataset"),
-                  "distilled_from": task.get("distilled_from")}
     manifest = write_detector(
-        out, model_bytes, model_info, (int(task["window_size"]), int(task["window_stride"])), prep,
+        out, model_bytes, info, windows, prep,
         {"no_profile": zero_shot[ZERO_SHOT_NO_PROFILE], "validation": zero_shot[ZERO_SHOT_PROFILE]},
         false_alarms_per_hour or zero_shot[ZERO_SHOT_PROFILE]["false_alarms_per_hour"], vehicles,
-        check=check, sources={"checkpoint": {"path": str(ckpt), "sha256": file_sha256(ckpt)},
-                              "preprocessing": {"path": str(preprocessing), "digest": prep.digest()},
-                              "thresholds": {"path": str(thresholds), "sha256": file_sha256(thresholds)}},
+        check=check, sources=sources | {
+            "preprocessing": {"path": str(preprocessing), "digest": prep.digest()},
+            "thresholds": {"path": str(thresholds), "sha256": file_sha256(thresholds)}},
         sign_key=sign_key)
     log.info("%s: %s (%d bytes ONNX), checked on %d validation windows: max |ONNX - PyTorch| %.3g, decisions agree",
-             out, name, len(model_bytes), n, check["max_abs_diff"])
+             out, info["name"], len(model_bytes), n, check["max_abs_diff"])
     return manifest
 
 

@@ -46,7 +46,8 @@ def positive(kind):
 
 def add_commands(sub) -> dict:
     e = sub.add_parser("export", help="a trained model -> a self-contained detector folder (ONNX) for detect")
-    e.add_argument("model_dir", help="results/<run>/models/<dataset>/<model>/seed<k> (holding best.ckpt)")
+    e.add_argument("model_dir", help="results/<run>/models/<dataset>/<model>/seed<k> (holding best.ckpt); "
+                   "<model> rules: the rule baseline (nothing trained, the folder need not exist)")
     e.add_argument("--out", help="detector folder (default results/<run>/detectors/<dataset>/<model>/seed<k>)")
     e.add_argument("--preprocessing", help="default: results/<run>/preprocessing/<dataset>/preprocessing.json")
     e.add_argument("--thresholds", help="default: results/<run>/evaluation/<dataset>/<model>/seed<k>/thresholds.json")
@@ -113,7 +114,8 @@ def workflow_paths(model_dir: Path) -> dict:
 
 
 def _export(args) -> int:
-    from canguard.deploy.bundle import DetectorError, export_detector
+    from canguard.deploy.bundle import DetectorError, export_detector, export_rule_detector
+    from canguard.detectors import RULES
     from canguard.logs import setup_logging
 
     setup_logging(None)
@@ -128,9 +130,14 @@ def _export(args) -> int:
                 raise FileNotFoundError(f"{paths[what]}: missing ({what} of {model_dir}); run the workflow up to "
                                         f"its evaluation first")
         profiles = lambda kind: {p.stem: p for p in sorted((paths["profiles"] / kind).glob("*.json"))}  # noqa: E731
-        manifest = export_detector(ckpt, paths["preprocessing"], paths["thresholds"], paths["val"], paths["out"],
-                                   name=paths["name"], training_profiles=profiles("training"),
-                                   enrollments=profiles("enrolled"), sign_key=args.sign)
+        if paths["name"] == RULES:  # nothing trained: the rule baseline under the run's preprocessing
+            manifest = export_rule_detector(paths["preprocessing"], paths["thresholds"], paths["val"], paths["out"],
+                                            training_profiles=profiles("training"), enrollments=profiles("enrolled"),
+                                            sign_key=args.sign)
+        else:
+            manifest = export_detector(ckpt, paths["preprocessing"], paths["thresholds"], paths["val"], paths["out"],
+                                       name=paths["name"], training_profiles=profiles("training"),
+                                       enrollments=profiles("enrolled"), sign_key=args.sign)
     except (OSError, ValueError, DetectorError) as e:
         return _fail("export", e)
     print(json.dumps({"detector": str(paths["out"]), "detector_id": manifest["detector_id"],

@@ -9,7 +9,8 @@ Inputs and output of the exported graph (B windows, N nodes, E edges, all dynami
     edge_attr   (E, 2)  float32  normalised edge features
     graph_ones  (B,)    float32  ones: their number is B
     -> score    (B,)    float32  larger = more attack-like (the GAT's attack log-odds, the VGAE's
-                                 reconstruction error): what the evaluation scores
+                                 reconstruction error, the rule baseline's score): what the evaluation
+                                 scores
 
 ``graph_ones`` exists because the exporter can only trace a graph count that is a
 tensor's size: ``int(batch.max()) + 1``, what PyG's pooling computes by itself, is a
@@ -43,8 +44,8 @@ class WindowScore(nn.Module):
 
     def __init__(self, model: nn.Module, family: str):
         super().__init__()
-        if family not in ("gat", "vgae"):
-            raise ValueError(f"no window score for family {family!r} (gat, vgae)")
+        if family not in ("gat", "vgae", "rules"):
+            raise ValueError(f"no window score for family {family!r} (gat, vgae, rules)")
         self.model, self.family = model.eval(), family
 
     def forward(self, x: Tensor, edge_index: Tensor, batch: Tensor, node_id: Tensor, edge_attr: Tensor,

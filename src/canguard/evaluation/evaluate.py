@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from canguard.evaluation.detection import detection_delays, detection_summary, false_alarms_per_hour
+from canguard.evaluation.incidents import IncidentRule, incident_metrics
 from canguard.metrics import auprc, auroc, binary_metrics
 
 
@@ -38,8 +39,10 @@ def scored_rows(alarms: pd.DataFrame) -> pd.DataFrame:
     return alarms[(alarms["part"] != "enrollment") & (alarms["y"] >= 0) & ~alarms["excluded"].astype(bool)]
 
 
-def evaluate(alarms: pd.DataFrame, episodes: pd.DataFrame) -> dict:
-    """Per scenario: window metrics, per-attack metrics, detection delay, false alarms per hour."""
+def evaluate(alarms: pd.DataFrame, episodes: pd.DataFrame, incident_rule: IncidentRule | None = None) -> dict:
+    """Per scenario: window metrics, per-attack metrics, detection delay, false alarms per hour, and the
+    incidents of the windows' alarms (:mod:`canguard.evaluation.incidents`, the default rule unless given)."""
+    incident_rule = incident_rule or IncidentRule()
     out = {}
     all_rows = alarms[alarms["part"] != "enrollment"]
     for scenario, rows in scored_rows(alarms).groupby("part", sort=True):
@@ -47,7 +50,9 @@ def evaluate(alarms: pd.DataFrame, episodes: pd.DataFrame) -> dict:
         per_attack = {}
         for attack in sorted(set(rows["attack_type"]) - {"none", "unknown"}):
             recs = rows.loc[rows["attack_type"] == attack, "recording"].unique()
-            per_attack[attack] = window_metrics(rows[rows["recording"].isin(recs)])
+            mine = rows[rows["recording"].isin(recs)]
+            per_attack[attack] = window_metrics(mine) | {"incident_recall": _clean(incident_metrics(
+                mine, episodes[episodes["recording"].isin(recs)], incident_rule))["incident_recall"]}
         eps = episodes[episodes["recording"].isin(rows["recording"].unique())]
         delays = detection_delays(rows, eps)
         fah, hours = false_alarms_per_hour(rows)
@@ -55,6 +60,7 @@ def evaluate(alarms: pd.DataFrame, episodes: pd.DataFrame) -> dict:
         out[str(scenario)] = result | {
             "per_attack": per_attack, "detection": detection_summary(delays),
             "false_alarms_per_hour": None if math.isnan(fah) else fah, "benign_hours": hours,
+            "incidents": _clean(incident_metrics(rows, eps, incident_rule)),
             "excluded_windows": int(scenario_rows["excluded"].astype(bool).sum()),
             "vehicles": sorted(map(str, rows["vehicle"].unique())),
             "thresholds": sorted(map(str, rows["threshold_fit"].unique())),

@@ -12,7 +12,8 @@ from canguard.detectors import FAMILIES, FUSED_ROLES, FUSION, ROLES, Detector, t
 
 COLUMNS = ["dataset", "protocol", "scenario", "model", "seed", "f1", "precision", "recall", "mcc", "fpr", "fnr",
            "accuracy", "auroc", "auprc", "windows", "attack_windows", "excluded_windows", "delay_median_s",
-           "missed_episodes", "episodes", "false_alarms_per_hour", "enrollment_seconds",
+           "missed_episodes", "episodes", "false_alarms_per_hour", "incident_recall", "false_incidents_per_hour",
+           "incident_delay_median_s", "enrollment_seconds",
            "enrollment_attack_messages", "parameters", "latency_ms_batch1", "throughput_windows_per_s"]
 
 PROTOCOL_ORDER = ["enrolled", "zero_shot"]
@@ -35,6 +36,9 @@ def summary_rows(metrics: list[dict], efficiency: dict[tuple[str, str], dict]) -
                 "enrollment_seconds": sum(seconds.values()) if seconds else None,
                 "delay_median_s": r["detection"]["delay_median_s"],
                 "missed_episodes": r["detection"]["missed"], "episodes": r["detection"]["episodes"],
+                "incident_recall": r.get("incidents", {}).get("incident_recall"),
+                "false_incidents_per_hour": r.get("incidents", {}).get("false_incidents_per_hour"),
+                "incident_delay_median_s": r.get("incidents", {}).get("delay_median_s"),
                 "parameters": eff.get("parameters"), "latency_ms_batch1": cpu.get("latency_ms_batch1"),
                 "throughput_windows_per_s": cpu.get("throughput_windows_per_s"),
             })
@@ -42,7 +46,8 @@ def summary_rows(metrics: list[dict], efficiency: dict[tuple[str, str], dict]) -
     for column in ("seed", "parameters", "windows", "attack_windows", "excluded_windows", "missed_episodes",
                    "episodes", "enrollment_attack_messages"):
         table[column] = table[column].astype("Int64")
-    for column in ("f1", "precision", "recall", "mcc", "fpr", "fnr", "auroc", "auprc", "false_alarms_per_hour"):
+    for column in ("f1", "precision", "recall", "mcc", "fpr", "fnr", "auroc", "auprc", "false_alarms_per_hour",
+                   "incident_recall", "false_incidents_per_hour", "incident_delay_median_s"):
         table[column] = pd.to_numeric(table[column], errors="coerce")
     table["_order"] = table["model"].map(table_order)
     table["_protocol"] = table["protocol"].map(lambda p: PROTOCOL_ORDER.index(p) if p in PROTOCOL_ORDER else 9)
@@ -71,7 +76,8 @@ def _spread(values: pd.Series, digits: int = 3) -> str:
 def aggregate(table: pd.DataFrame) -> pd.DataFrame:
     """One row per dataset x protocol x scenario x model: mean over seeds, and the seed count."""
     keys = ["dataset", "protocol", "scenario", "model"]
-    numeric = ["f1", "precision", "recall", "fpr", "auroc", "false_alarms_per_hour", "delay_median_s"]
+    numeric = ["f1", "precision", "recall", "fpr", "auroc", "false_alarms_per_hour", "delay_median_s",
+               "incident_recall", "false_incidents_per_hour"]
     grouped = table.groupby(keys, sort=False)
     out = grouped[numeric].mean()
     out["seeds"] = grouped["seed"].nunique()
@@ -142,20 +148,24 @@ def markdown(table: pd.DataFrame, attacks: pd.DataFrame | None = None, run: str 
            "validation windows (zero-shot) or the vehicle's enrollment windows (enrolled). Windows that share a "
            "moment with enrollment traffic are in no metric, in either protocol. n/a: undefined (no attack "
            "windows). FA/h: false alarms per hour of benign traffic. Delay: median time from an attack episode's "
-           "first message to the first alarm. Enrolled: seconds of enrollment traffic of the scenario's vehicles, "
+           "first message to the first alarm. Incidents: alarms as a user sees them (an incident opens at k "
+           "alarming windows of the last n and closes after quiet windows without one; evaluation.incidents): "
+           "inc. recall = attack episodes an incident caught, FI/h = false incidents per hour of benign traffic. "
+           "Enrolled: seconds of enrollment traffic of the scenario's vehicles, "
            "and the attack messages inside it (labels read only to report this).", ""]
     for (dataset, protocol), rows in table.groupby(["dataset", "protocol"], sort=False):
         out += [f"## {dataset}: {protocol}", "",
                 "| scenario | model | seeds | F1 | precision | recall | FPR | AUROC | FA/h | delay s | "
-                "missed | enrollment s | attack msgs in enrollment | params | ms/window |",
-                "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                "missed | inc. recall | FI/h | enrollment s | attack msgs in enrollment | params | ms/window |",
+                "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for (scenario, model), g in rows.groupby(["scenario", "model"], sort=False):
             first = g.iloc[0]
             out.append(
                 f"| {scenario} | {model} | {g['seed'].nunique()} | {_spread(g['f1'])} | {_spread(g['precision'])} | "
                 f"{_spread(g['recall'])} | {_spread(g['fpr'])} | {_spread(g['auroc'])} | "
                 f"{_spread(g['false_alarms_per_hour'], 1)} | {_spread(g['delay_median_s'], 2)} | "
-                f"{_fmt(first.missed_episodes)}/{_fmt(first.episodes)} | {_fmt(first.enrollment_seconds, 1)} | "
+                f"{_fmt(first.missed_episodes)}/{_fmt(first.episodes)} | {_spread(g['incident_recall'])} | "
+                f"{_spread(g['false_incidents_per_hour'], 1)} | {_fmt(first.enrollment_seconds, 1)} | "
                 f"{_fmt(first.enrollment_attack_messages)} | {_fmt(first.parameters)} | "
                 f"{_fmt(first.latency_ms_batch1, 2)} |")
         out.append("")

@@ -9,6 +9,7 @@ from canguard.atomic import atomic_output
 from canguard.detectors import Detector
 from canguard.evaluation.alarms import PROTOCOLS, fit_thresholds, judge
 from canguard.evaluation.evaluate import evaluate
+from canguard.evaluation.incidents import IncidentRule
 from canguard.stages import pair, read_json, write_json
 
 log = logging.getLogger(__name__)
@@ -31,8 +32,9 @@ def write_metrics(alarms: pd.DataFrame, inputs, outputs, params, ident: dict, th
     """The metrics of both protocols from an alarms table (the enrolled ones with their enrollment report)."""
     episodes = pd.read_parquet(inputs["episodes"])
     enrollment = {v: read_json(p)["report"] for v, p in pair(params["test_vehicles"], inputs["enrollments"]).items()}
+    rule = IncidentRule(**params["incidents"])
     for protocol in PROTOCOLS:
-        scenarios = evaluate(alarms[alarms["protocol"] == protocol], episodes)
+        scenarios = evaluate(alarms[alarms["protocol"] == protocol], episodes, rule)
         metrics = ident | {"protocol": protocol, "protocol_description": PROTOCOL_NAMES[protocol],
                            "thresholds": thresholds, "scenarios": scenarios}
         if protocol == "enrolled":
@@ -42,8 +44,10 @@ def write_metrics(alarms: pd.DataFrame, inputs, outputs, params, ident: dict, th
                 r["enrollment_seconds"] = {v: enrollment[v]["seconds"] for v in r["vehicles"]}
         write_json(outputs[protocol], metrics)
         for scenario, r in scenarios.items():
-            log.info("%s %s %s, %s: F1 %s, AUROC %s, FA/h %s", ident["dataset"], ident["model"], scenario, protocol,
-                     r["f1"], r["auroc"], r["false_alarms_per_hour"])
+            log.info("%s %s %s, %s: F1 %s, AUROC %s, FA/h %s, incident recall %s, false incidents/h %s",
+                     ident["dataset"], ident["model"], scenario, protocol, r["f1"], r["auroc"],
+                     r["false_alarms_per_hour"], r["incidents"]["incident_recall"],
+                     r["incidents"]["false_incidents_per_hour"])
 
 
 def run_evaluate(inputs, outputs, params, wildcards) -> None:

@@ -421,13 +421,13 @@ def get_all_efficiency(wildcards):
 
 
 def get_exported_models():
-    """The detectors exported (deploy.models): the rule baseline, and trained models of the families that train."""
+    """The detectors exported (deploy.models): RULES (the baseline) and trained models of the families that train."""
     return [m for m in config["deploy"]["models"] if m == RULES or m in get_models()]
 
 
 def get_exported_files(dataset, pattern, trained_only=False):
-    """One file per exported model (``trained_only``: but the rule baseline), in deploy.models' order:
-    results/<run>/<pattern>."""
+    """results/<run>/<pattern> of each exported model, in deploy.models' order; ``trained_only``: of the trained
+    ones (the baseline RULES has no checkpoint)."""
     models = [m for m in get_exported_models() if not (trained_only and m == RULES)]
     return [f"results/{RUN}/{pattern.format(dataset=dataset, model=m)}" for m in models]
 

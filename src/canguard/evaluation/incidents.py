@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from canguard.evaluation.detection import detection_delays
+
 
 @dataclass(frozen=True)
 class IncidentRule:
@@ -93,27 +95,21 @@ def incidents(windows: pd.DataFrame, rule: IncidentRule) -> pd.DataFrame:
 
 def caught_episodes(windows: pd.DataFrame, episodes: pd.DataFrame, rule: IncidentRule) -> pd.DataFrame:
     """One row per attack episode: caught (an alarming window of an incident overlaps it), first (the end of the
-    first such window) and delay_s."""
-    rows = []
-    for recording, eps in episodes.groupby("recording", sort=False):
-        w = windows[windows["recording"] == recording].sort_values("t_start", kind="stable")
-        in_incident = (incident_ids(w["alarm"].to_numpy(bool), rule) >= 0) & w["alarm"].to_numpy(bool)
-        t_start, t_end = w["t_start"].to_numpy(float), w["t_end"].to_numpy(float)
-        for ep in eps.itertuples():
-            hit = in_incident & (t_end >= ep.start) & (t_start <= ep.end)
-            first = float(t_end[hit].min()) if hit.any() else None
-            rows.append({"recording": recording, "attack_type": ep.attack_type, "start": ep.start, "end": ep.end,
-                         "caught": first is not None, "first": first,
-                         "delay_s": max(0.0, first - ep.start) if first is not None else None})
-    return pd.DataFrame(rows, columns=["recording", "attack_type", "start", "end", "caught", "first", "delay_s"])
+    first such window) and delay_s: :func:`canguard.evaluation.detection.detection_delays` on the alarms that
+    belong to an incident."""
+    in_incident = np.zeros(len(windows), bool)
+    for _, w in windows.reset_index(drop=True).groupby("recording", sort=False):
+        w = w.sort_values("t_start", kind="stable")
+        in_incident[w.index] = (incident_ids(w["alarm"].to_numpy(bool), rule) >= 0) & w["alarm"].to_numpy(bool)
+    delays = detection_delays(windows.reset_index(drop=True).assign(alarm=in_incident), episodes)
+    return delays.rename(columns={"detected": "caught", "first_alarm": "first"})
 
 
 def incident_metrics(windows: pd.DataFrame, episodes: pd.DataFrame, rule: IncidentRule) -> dict:
     """Incident recall over ``episodes``, false incidents per hour of benign traffic, detection delay (median and
     90th percentile), with the counts they come from; ``windows`` of the recordings judged, labelled (``y``)."""
     found = incidents(windows, rule)
-    caught = caught_episodes(windows, episodes, rule) if len(episodes) else caught_episodes(
-        windows, pd.DataFrame(columns=["recording", "attack_type", "start", "end"]), rule)
+    caught = caught_episodes(windows, episodes, rule)
     benign = windows[windows["y"] == 0]
     hours = float((benign["t_end"] - benign["t_start"]).clip(lower=0).sum()) / 3600.0
     false = int((~found["true"].astype(bool)).sum()) if len(found) else 0
